@@ -1,0 +1,33 @@
+# Greenlight. `make run` and `make test` need only Python 3.11+ on the machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+WITH_DB := $(PY) -m config.embedded_db
+
+.PHONY: run test venv lint worker clean-db
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## Serve http://127.0.0.1:8000 with demo data (embedded PostgreSQL unless DATABASE_URL is set).
+run: venv
+	DEBUG=$${DEBUG:-1} $(WITH_DB) sh -c '$(PY) manage.py migrate --no-input && $(PY) manage.py seed_demo && $(PY) manage.py runserver 127.0.0.1:8000'
+
+## The whole test suite (against DATABASE_URL when set, the embedded PostgreSQL otherwise).
+test: venv
+	DEBUG=$${DEBUG:-1} $(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+## A Celery worker and beat against CELERY_BROKER_URL (Redis or RabbitMQ).
+worker: venv
+	$(WITH_DB) $(VENV)/bin/celery -A config worker --beat --loglevel=info
+
+clean-db:
+	rm -rf .pgdata

@@ -1,0 +1,48 @@
+"""Who may do what in a project. Every interface (API, web, admin actions) asks here."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from governance.errors import NotFound, NotPermitted
+from governance.models import REGISTRY_EDITOR_ROLES, Membership, Project, Role
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def roles_in(user: User, project: Project) -> set[Role]:
+    """The roles `user` holds in `project` (the owner holds none by right of ownership)."""
+    if not user.is_authenticated:
+        return set()
+    membership = Membership.objects.filter(project=project, user=user).prefetch_related("roles").first()
+    if membership is None:
+        return set()
+    labels = {group.name for group in membership.roles.all()}
+    return {role for role in Role if role.label in labels}
+
+
+def is_member(user: User, project: Project) -> bool:
+    return Project.objects.visible_to(user).filter(pk=project.pk).exists()
+
+
+def require_visible(user: User, project: Project) -> None:
+    # An outsider learns nothing, not even that the project exists: 404, not 403.
+    if not is_member(user, project):
+        raise NotFound("Not found.")
+
+
+def require_registry_editor(user: User, project: Project) -> None:
+    require_visible(user, project)
+    if project.owner_id == user.pk or roles_in(user, project) & REGISTRY_EDITOR_ROLES:
+        return
+    raise NotPermitted(
+        f"Registering models in project '{project.slug}' needs the project owner or the role "
+        + " or ".join(sorted(r.label for r in REGISTRY_EDITOR_ROLES))
+        + "."
+    )
+
+
+def require_owner(user: User, project: Project) -> None:
+    require_visible(user, project)
+    if project.owner_id != user.pk:
+        raise NotPermitted(f"Only the owner of project '{project.slug}' may do this.")

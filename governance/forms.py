@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django import forms
+
+from governance.errors import GovernanceError
+from governance.models import Adaptation, Modality, ModelVersion, Precision, TokenScope
+
+
+def add_service_errors(form: forms.Form, error: GovernanceError) -> None:
+    """Shows a service's refusal on the form: per field where it names one."""
+    for field, messages in error.field_errors.items():
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)
+    if not error.field_errors:
+        form.add_error(None, error.message)
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=80, help_text="Short name used in links, e.g. 'assistant-llm'.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class RegisteredModelForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class ModelVersionForm(forms.Form):
+    version = forms.CharField(max_length=64)
+    base_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False)
+    adaptation = forms.ChoiceField(choices=Adaptation.choices)
+    parameters = forms.IntegerField(min_value=1, help_text="Total parameters.")
+    active_parameters = forms.IntegerField(
+        min_value=1, required=False, help_text="Mixture-of-experts only: parameters active per token."
+    )
+    precision = forms.ChoiceField(choices=Precision.choices)
+    training_tokens = forms.IntegerField(min_value=0, required=False)
+    modality = forms.ChoiceField(choices=Modality.choices)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args: object, base_choices: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if base_choices is not None:
+            self.fields["base_version"].queryset = base_choices  # type: ignore[attr-defined]
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Where it is used, e.g. 'training pipeline (prod)'.")
+    scopes = forms.MultipleChoiceField(choices=TokenScope.choices, widget=forms.CheckboxSelectMultiple)

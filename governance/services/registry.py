@@ -1,0 +1,156 @@
+"""Use cases of the model registry: projects, their members, models and versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db import IntegrityError, transaction
+
+from governance.access import require_owner, require_registry_editor, require_visible
+from governance.errors import Conflict, GovernanceError
+from governance.models import (
+    Adaptation,
+    Membership,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    Role,
+    VersionStatus,
+)
+
+# Fields that describe what was trained; they are frozen once a version is released.
+VERSION_SUBSTANCE_FIELDS = (
+    "base_version",
+    "adaptation",
+    "parameters",
+    "active_parameters",
+    "precision",
+    "training_tokens",
+    "modality",
+)
+VERSION_EDITABLE_FIELDS = (*VERSION_SUBSTANCE_FIELDS, "description")
+
+
+def role_group(role: Role) -> Group:
+    group, _ = Group.objects.get_or_create(name=role.label)
+    return group
+
+
+@transaction.atomic
+def create_project(*, owner: AbstractBaseUser, name: str, slug: str, description: str = "") -> Project:
+    if Project.objects.filter(slug=slug).exists():
+        raise Conflict("A project with this slug already exists.", field_errors={"slug": ["Already taken."]})
+    return Project.objects.create(owner=owner, name=name, slug=slug, description=description)
+
+
+@transaction.atomic
+def update_project(*, project: Project, actor: AbstractBaseUser, changes: dict[str, Any]) -> Project:
+    require_owner(actor, project)
+    if "slug" in changes and Project.objects.exclude(pk=project.pk).filter(slug=changes["slug"]).exists():
+        raise Conflict("A project with this slug already exists.", field_errors={"slug": ["Already taken."]})
+    for field in ("name", "slug", "description"):
+        if field in changes:
+            setattr(project, field, changes[field])
+    project.save()
+    return project
+
+
+@transaction.atomic
+def set_membership(
+    *, project: Project, actor: AbstractBaseUser, user: AbstractBaseUser, roles: list[Role]
+) -> Membership | None:
+    """Gives `user` exactly `roles` in `project`; an empty list removes the member."""
+    require_owner(actor, project)
+    if not roles:
+        Membership.objects.filter(project=project, user=user).delete()
+        return None
+    membership, _ = Membership.objects.get_or_create(project=project, user=user)
+    membership.roles.set([role_group(role) for role in roles])
+    return membership
+
+
+@transaction.atomic
+def register_model(
+    *, project: Project, actor: AbstractBaseUser, name: str, description: str = ""
+) -> RegisteredModel:
+    require_registry_editor(actor, project)
+    if RegisteredModel.objects.filter(project=project, name=name).exists():
+        raise Conflict(
+            f"Project '{project.slug}' already has a model named '{name}'.", field_errors={"name": ["Already taken."]}
+        )
+    return RegisteredModel.objects.create(project=project, name=name, description=description)
+
+
+@transaction.atomic
+def update_model(*, model: RegisteredModel, actor: AbstractBaseUser, changes: dict[str, Any]) -> RegisteredModel:
+    require_registry_editor(actor, model.project)
+    name = changes.get("name", model.name)
+    if RegisteredModel.objects.exclude(pk=model.pk).filter(project=model.project, name=name).exists():
+        raise Conflict(
+            f"Project '{model.project.slug}' already has a model named '{name}'.",
+            field_errors={"name": ["Already taken."]},
+        )
+    model.name = name
+    model.description = changes.get("description", model.description)
+    model.save()
+    return model
+
+
+def _check_version_fields(version: ModelVersion, actor: AbstractBaseUser) -> None:
+    errors: dict[str, list[str]] = {}
+    base = version.base_version
+    if base is not None:
+        require_visible(actor, base.project)
+        if base.project != version.project:
+            errors["base_version"] = ["The base version must belong to the same project."]
+        elif version.pk is not None and (base.pk == version.pk or version in base.lineage()):
+            errors["base_version"] = ["A version cannot descend from itself."]
+    if version.adaptation == Adaptation.PRETRAINING and base is not None:
+        errors["base_version"] = ["A pre-trained version has no base version; choose another adaptation method."]
+    if version.parameters is not None and version.parameters <= 0:
+        errors["parameters"] = ["Must be a positive number of parameters."]
+    if version.active_parameters is not None and not 0 < version.active_parameters <= (version.parameters or 0):
+        errors["active_parameters"] = ["Must be positive and no more than the total parameters."]
+    if version.training_tokens is not None and version.training_tokens < 0:
+        errors["training_tokens"] = ["Cannot be negative."]
+    if errors:
+        raise GovernanceError("The model version is not valid.", field_errors=errors)
+
+
+@transaction.atomic
+def register_version(*, registered_model: RegisteredModel, actor: AbstractBaseUser, **fields: Any) -> ModelVersion:
+    """Registers a new version of `registered_model` with its lineage; it starts as a draft."""
+    require_registry_editor(actor, registered_model.project)
+    unknown = set(fields) - {"version", *VERSION_EDITABLE_FIELDS}
+    if unknown:
+        raise GovernanceError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    version = ModelVersion(registered_model=registered_model, **fields)
+    _check_version_fields(version, actor)
+    if ModelVersion.objects.filter(registered_model=registered_model, version=version.version).exists():
+        raise Conflict(
+            f"Model '{registered_model.name}' already has a version '{version.version}'.",
+            field_errors={"version": ["Already registered."]},
+        )
+    try:
+        with transaction.atomic():
+            version.save()
+    except IntegrityError as exc:  # a concurrent registration of the same version
+        raise Conflict(f"Could not register the version: {exc}") from exc
+    return version
+
+
+@transaction.atomic
+def update_version(*, version: ModelVersion, actor: AbstractBaseUser, changes: dict[str, Any]) -> ModelVersion:
+    require_registry_editor(actor, version.project)
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status == VersionStatus.RELEASED:
+        frozen = sorted(set(changes) & set(VERSION_SUBSTANCE_FIELDS))
+        if frozen:
+            raise Conflict(f"Version {version} is released; these fields can no longer change: {', '.join(frozen)}.")
+    for field in VERSION_EDITABLE_FIELDS:
+        if field in changes:
+            setattr(version, field, changes[field])
+    _check_version_fields(version, actor)
+    version.save()
+    return version

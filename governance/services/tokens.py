@@ -1,0 +1,61 @@
+"""API tokens for pipelines: issued once, stored as a hash, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from governance.errors import GovernanceError, NotPermitted
+from governance.models import ApiToken, TokenScope
+
+TOKEN_PREFIX = "glt"
+
+
+def _hash(raw: str) -> str:
+    # The secret has 256 bits of entropy, so a fast hash is enough (no password stretching).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_token(*, user: AbstractBaseUser, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
+    """Returns the token row and the secret, which is never shown again."""
+    valid = set(TokenScope.values)
+    unknown = [s for s in scopes if s not in valid]
+    if not scopes or unknown:
+        raise GovernanceError(
+            "Give at least one valid scope.",
+            field_errors={"scopes": [f"Unknown scope '{s}'." for s in unknown] or ["Choose at least one."]},
+        )
+    if not name.strip():
+        raise GovernanceError("A token needs a name.", field_errors={"name": ["This field is required."]})
+    prefix = secrets.token_hex(4)
+    raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken.objects.create(user=user, name=name.strip(), prefix=prefix, key_hash=_hash(raw), scopes=scopes)
+    return token, raw
+
+
+@transaction.atomic
+def revoke_token(*, token: ApiToken, actor: AbstractBaseUser) -> ApiToken:
+    if token.user_id != actor.pk and not getattr(actor, "is_superuser", False):
+        raise NotPermitted("Only the token's owner can revoke it.")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def authenticate_token(raw: str) -> ApiToken | None:
+    """The active token whose secret is `raw`, or None."""
+    parts = raw.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    token = ApiToken.objects.active().select_related("user").filter(prefix=parts[1]).first()
+    if token is None or not hmac.compare_digest(token.key_hash, _hash(raw)) or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token

@@ -1,0 +1,117 @@
+"""Server-rendered pages: each view loads what the user may see, calls one
+service or query, and renders."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from governance.access import roles_in
+from governance.errors import GovernanceError
+from governance.forms import ApiTokenForm, ModelVersionForm, ProjectForm, RegisteredModelForm, add_service_errors
+from governance.models import ApiToken, ModelVersion, Project, RegisteredModel
+from governance.services import registry, tokens
+
+
+@login_required
+def registry_home(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = registry.create_project(owner=request.user, **form.cleaned_data)
+        except GovernanceError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Project “{project.name}” created.")
+            return redirect("project", slug=project.slug)
+    projects = Project.objects.visible_to(request.user).select_related("owner").prefetch_related("models")
+    return render(request, "governance/registry.html", {"projects": projects, "form": form})
+
+
+def _visible_project(request: HttpRequest, slug: str) -> Project:
+    project = get_object_or_404(Project.objects.visible_to(request.user).select_related("owner"), slug=slug)
+    return project
+
+
+@login_required
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _visible_project(request, slug)
+    form = RegisteredModelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = registry.register_model(project=project, actor=request.user, **form.cleaned_data)
+        except GovernanceError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Model “{model.name}” registered.")
+            return redirect("registered-model", slug=project.slug, pk=model.pk)
+    context = {
+        "project": project,
+        "models": project.models.prefetch_related("versions"),
+        "memberships": project.memberships.select_related("user").prefetch_related("roles"),
+        "my_roles": sorted(role.label for role in roles_in(request.user, project)),
+        "form": form,
+    }
+    return render(request, "governance/project.html", context)
+
+
+@login_required
+def model_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = _visible_project(request, slug)
+    model = get_object_or_404(RegisteredModel, project=project, pk=pk)
+    base_choices = ModelVersion.objects.filter(registered_model__project=project).select_related("registered_model")
+    form = ModelVersionForm(request.POST or None, base_choices=base_choices)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = registry.register_version(registered_model=model, actor=request.user, **form.cleaned_data)
+        except GovernanceError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Version {version} registered.")
+            return redirect("model-version", pk=version.pk)
+    versions = model.versions.select_related("base_version__registered_model")
+    return render(request, "governance/model.html", {"project": project, "model": model, "versions": versions, "form": form})
+
+
+@login_required
+def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(
+        ModelVersion.objects.visible_to(request.user).select_related("registered_model__project"), pk=pk
+    )
+    context = {
+        "version": version,
+        "project": version.project,
+        "lineage": version.lineage(),
+        "derived": version.derived_versions.select_related("registered_model"),
+    }
+    return render(request, "governance/version.html", context)
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, secret = tokens.issue_token(user=request.user, **form.cleaned_data)
+        except GovernanceError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Token “{token.name}” issued. Copy it now: it will not be shown again.")
+            form = ApiTokenForm()
+    context = {"tokens": ApiToken.objects.filter(user=request.user), "form": form, "secret": secret}
+    return render(request, "governance/tokens.html", context)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
+    if token is None:
+        raise Http404
+    tokens.revoke_token(token=token, actor=request.user)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("tokens")
