@@ -19,7 +19,7 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -132,7 +132,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "governance.api.pagination.Pagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api.errors.exception_handler",
@@ -155,10 +155,13 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ---
 # Without a broker, tasks run eagerly in-process (development and most tests).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_RESULT_BACKEND = env.str(
-    "CELERY_RESULT_BACKEND",
-    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "",
-) or None
+CELERY_RESULT_BACKEND = (
+    env.str(
+        "CELERY_RESULT_BACKEND",
+        default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "",
+    )
+    or None
+)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 # Reliability over throughput: a task is acknowledged only once it finished, is

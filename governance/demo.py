@@ -37,7 +37,7 @@ VERSIONS = [
     ("aurora-chat", "1.1", ("aurora-chat", "1.0"), "adapter", 7 * B, None, "bf16", 2 * B, "LoRA on support data."),
     ("aurora-chat", "1.1-int4", ("aurora-chat", "1.1"), "quantisation", 7 * B, None, "int4", 0, "4-bit for edge."),
     ("aurora-mini", "1.0", ("aurora-chat", "1.1"), "distillation", 1 * B, None, "bf16", 100 * B, "Distilled 1B."),
-    ("aurora-moe", "0.9", None, "pretraining", 47 * B, 13 * B, "bf16", 3 * T, "Mixture-of-experts, 8×7B."),
+    ("aurora-moe", "0.9", None, "pretraining", 47 * B, 13 * B, "bf16", 3 * T, "Mixture-of-experts, 8x7B."),
 ]
 
 

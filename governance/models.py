@@ -163,9 +163,7 @@ class ModelVersion(models.Model):
                 condition=~Q(adaptation=Adaptation.PRETRAINING) | Q(base_version__isnull=True),
                 name="model_version_pretraining_has_no_base",
             ),
-            models.CheckConstraint(
-                condition=~Q(base_version=models.F("id")), name="model_version_not_its_own_base"
-            ),
+            models.CheckConstraint(condition=~Q(base_version=models.F("id")), name="model_version_not_its_own_base"),
         ]
 
     def __str__(self) -> str:

@@ -73,7 +73,8 @@ def model_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             messages.success(request, f"Version {version} registered.")
             return redirect("model-version", pk=version.pk)
     versions = model.versions.select_related("base_version__registered_model")
-    return render(request, "governance/model.html", {"project": project, "model": model, "versions": versions, "form": form})
+    context = {"project": project, "model": model, "versions": versions, "form": form}
+    return render(request, "governance/model.html", context)
 
 
 @login_required

@@ -25,11 +25,16 @@ class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Rejects fields it does not know, so that a pipeline's typo is a 400, not silence."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors: dict[str, Any] = {name: ["Unknown field."] for name in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # Report every fault at once: the unknown fields and the invalid ones.
+            raise serializers.ValidationError({**errors, **exc.detail}) from exc  # type: ignore[dict-item]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]

@@ -66,14 +66,12 @@ def set_membership(
         Membership.objects.filter(project=project, user=user).delete()
         return None
     membership, _ = Membership.objects.get_or_create(project=project, user=user)
-    membership.roles.set([role_group(role) for role in roles])
+    membership.roles.set([role_group(Role(role)) for role in roles])
     return membership
 
 
 @transaction.atomic
-def register_model(
-    *, project: Project, actor: AbstractBaseUser, name: str, description: str = ""
-) -> RegisteredModel:
+def register_model(*, project: Project, actor: AbstractBaseUser, name: str, description: str = "") -> RegisteredModel:
     require_registry_editor(actor, project)
     if RegisteredModel.objects.filter(project=project, name=name).exists():
         raise Conflict(

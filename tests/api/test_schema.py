@@ -1,0 +1,13 @@
+def test_openapi_schema_lists_the_registry(client):
+    response = client.get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in ("/api/v1/projects/", "/api/v1/models/", "/api/v1/model-versions/", "/api/v1/model-versions/{id}/"):
+        assert path in paths, path
+    assert "apiToken" in response.json()["components"]["securitySchemes"]
+
+
+def test_interactive_docs_are_served_without_outside_assets(client):
+    html = client.get("/api/v1/docs/").content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html

@@ -1,0 +1,71 @@
+"""Personas for every access rule: the project's owner, members with each role,
+an outsider, and a pipeline token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from governance.models import Project, Role, TokenScope
+from governance.services import registry, tokens
+from tests.factories import ProjectFactory, UserFactory
+
+
+@dataclass
+class Team:
+    project: Project
+    owner: Any
+    ml_lead: Any
+    officer: Any
+    reviewer: Any
+    auditor: Any
+    pipeline: Any
+    outsider: Any
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    owner = UserFactory(username="owner")
+    project = ProjectFactory(owner=owner, slug="aurora", name="Aurora")
+    people = {
+        "ml_lead": (UserFactory(username="mllead"), Role.ML_LEAD),
+        "officer": (UserFactory(username="officer"), Role.SUSTAINABILITY_OFFICER),
+        "reviewer": (UserFactory(username="reviewer"), Role.REVIEWER),
+        "auditor": (UserFactory(username="auditor"), Role.AUDITOR),
+        "pipeline": (UserFactory(username="pipeline-bot"), Role.PIPELINE),
+    }
+    for user, role in people.values():
+        registry.set_membership(project=project, actor=owner, user=user, roles=[role])
+    return Team(
+        project=project,
+        owner=owner,
+        outsider=UserFactory(username="outsider"),
+        **{key: user for key, (user, _) in people.items()},
+    )
+
+
+def client_for(user: Any) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def token_client(user: Any, scopes: list[str] | None = None) -> tuple[APIClient, str]:
+    _, secret = tokens.issue_token(user=user, name="ci", scopes=scopes or list(TokenScope.values))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client, secret
+
+
+@pytest.fixture
+def api() -> Any:
+    return client_for
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # The production hasher is slow on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

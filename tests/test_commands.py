@@ -1,0 +1,27 @@
+from io import StringIO
+
+from django.core.management import call_command
+
+from governance.models import ApiToken, ModelVersion, Project
+
+
+def test_seed_demo_is_idempotent_and_prints_logins(db, settings):
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=out)
+    assert "alice" in out.getvalue() and "glt_" in out.getvalue()
+    assert Project.objects.count() == 2
+    assert ModelVersion.objects.filter(registered_model__project__slug="aurora").count() == 6
+    lora = ModelVersion.objects.get(registered_model__name="aurora-chat", version="1.1")
+    assert [str(v) for v in lora.lineage()] == ["aurora-chat 1.0", "aurora 1.0"]
+    assert ApiToken.objects.active().filter(name="demo pipeline").count() == 1
+
+
+def test_seed_demo_refuses_without_debug(db, settings):
+    import pytest
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo")
