@@ -140,7 +140,7 @@ class Footprint:
     notes: list[str] = field(default_factory=list)
 
 
-def _activity(i: FootprintInputs, notes: list[str]) -> tuple[Range | None, Range | None, Range]:
+def activity(i: FootprintInputs, notes: list[str]) -> tuple[Range | None, Range | None, Range]:
     """(device-hours, IT energy, facility energy) from whichever activity was given."""
     hours = i.accelerator_hours
     if hours is None and i.flops is not None:
@@ -188,13 +188,13 @@ def _embodied(i: FootprintInputs, hours: Range | None, notes: list[str]) -> tupl
 
 def _operational(i: FootprintInputs) -> Range:
     notes: list[str] = []
-    return location_based_kgco2e(_activity(i, notes)[2], i.intensity_g_per_kwh)
+    return location_based_kgco2e(activity(i, notes)[2], i.intensity_g_per_kwh)
 
 
 def compute(i: FootprintInputs) -> Footprint:
     """The whole footprint of one workload, with ranges and a sensitivity ranking."""
     notes: list[str] = []
-    hours, it, facility = _activity(i, notes)
+    hours, it, facility = activity(i, notes)
     location = location_based_kgco2e(facility, i.intensity_g_per_kwh)
     market = market_based_kgco2e(facility, i.intensity_g_per_kwh, i.certificate_share)
     emb_acc, emb_host = _embodied(i, hours, notes)
