@@ -6,7 +6,7 @@ chains them for one workload and is what every interface ends up calling."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lca.uncertainty import Range, Sensitivity, one_at_a_time
 
@@ -186,13 +186,15 @@ def _embodied(i: FootprintInputs, hours: Range | None, notes: list[str]) -> tupl
     return accelerators, hosts
 
 
-def _operational(i: FootprintInputs) -> Range:
-    notes: list[str] = []
-    return location_based_kgco2e(activity(i, notes)[2], i.intensity_g_per_kwh)
-
-
 def compute(i: FootprintInputs) -> Footprint:
-    """The whole footprint of one workload, with ranges and a sensitivity ranking."""
+    """The whole footprint of one workload, with ranges and a ranking of the inputs
+    that dominate the range of its SCI carbon (location-based operational + embodied)."""
+    result = _compute(i)
+    ranking = [s for s in one_at_a_time(i, lambda x: _compute(x).sci_kgco2e) if s.output_high > s.output_low]
+    return replace(result, sensitivity=ranking)
+
+
+def _compute(i: FootprintInputs) -> Footprint:
     notes: list[str] = []
     hours, it, facility = activity(i, notes)
     location = location_based_kgco2e(facility, i.intensity_g_per_kwh)
@@ -241,6 +243,5 @@ def compute(i: FootprintInputs) -> Footprint:
         per_request_kgco2e=per_request,
         per_1k_tokens_kwh=per_tokens_kwh,
         per_request_kwh=per_request_kwh,
-        sensitivity=one_at_a_time(i, _operational),
         notes=notes,
     )

@@ -285,3 +285,53 @@ def estimate(req: EstimateRequest) -> Estimate:
     except (ValueError, ZeroDivisionError) as exc:
         raise EstimateError(str(exc)) from exc
     return Estimate(footprint=result, factors=factors, notes=notes + result.notes, region=region)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    name: str
+    estimate: Estimate
+    rank: int
+    explanation: list[str]
+
+
+def _ratio_phrase(what: str, mine: float, best: float) -> str | None:
+    if best == 0 or mine == best:
+        return None
+    ratio = mine / best
+    return f"{what} {ratio:.2f}× the best scenario's ({mine:,.4g} vs {best:,.4g})"
+
+
+def compare(scenarios: list[tuple[str, EstimateRequest]]) -> list[ScenarioResult]:
+    """Estimates each scenario and ranks them by central location-based carbon. Each
+    scenario's gap to the best is explained by splitting carbon = IT energy × PUE ×
+    grid intensity into its three ratios (they multiply to the carbon ratio)."""
+    estimates = [(name, estimate(req)) for name, req in scenarios]
+    ranked = sorted(estimates, key=lambda item: item[1].footprint.location_based_kgco2e.central)
+    best_name, best = ranked[0]
+
+    def parts(e: Estimate) -> tuple[float, float, float]:
+        f = e.footprint
+        facility = f.facility_energy_kwh.central
+        it = f.it_energy_kwh.central if f.it_energy_kwh else facility
+        pue = facility / it if it else 1.0
+        intensity = f.location_based_kgco2e.central * 1000 / facility if facility else 0.0
+        return it, pue, intensity
+
+    results = []
+    for rank, (name, e) in enumerate(ranked, start=1):
+        if rank == 1:
+            explanation = ["Lowest location-based carbon of the scenarios compared."]
+        else:
+            mine, theirs = parts(e), parts(best)
+            carbon = e.footprint.location_based_kgco2e.central
+            best_carbon = best.footprint.location_based_kgco2e.central
+            lines = [
+                _ratio_phrase("IT energy (kWh)", mine[0], theirs[0]),
+                _ratio_phrase("PUE", mine[1], theirs[1]),
+                _ratio_phrase("grid intensity (gCO2e/kWh)", mine[2], theirs[2]),
+            ]
+            extra = carbon - best_carbon
+            explanation = [f"{extra:,.4g} kgCO2e more than “{best_name}”:"] + [x for x in lines if x]
+        results.append(ScenarioResult(name=name, estimate=e, rank=rank, explanation=explanation))
+    return results

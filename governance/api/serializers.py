@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from config.api import StrictSerializer
 from governance.models import (
     Adaptation,
     Membership,
@@ -19,22 +19,6 @@ from governance.models import (
     RegisteredModel,
     Role,
 )
-
-
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """Rejects fields it does not know, so that a pipeline's typo is a 400, not silence."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        errors: dict[str, Any] = {name: ["Unknown field."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            # Report every fault at once: the unknown fields and the invalid ones.
-            raise serializers.ValidationError({**errors, **exc.detail}) from exc  # type: ignore[dict-item]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
 
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]

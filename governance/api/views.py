@@ -11,6 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api import StrictSerializer
 from governance.access import require_visible
 from governance.api import serializers as s
 from governance.api.permissions import HasTokenScope
@@ -23,7 +24,7 @@ class RegistryView(generics.GenericAPIView):  # type: ignore[type-arg]
     scope_read = TokenScope.REGISTRY_READ
     scope_write = TokenScope.REGISTRY_WRITE
 
-    def validated(self, serializer_class: type[s.StrictSerializer], *, partial: bool = False) -> dict[str, Any]:
+    def validated(self, serializer_class: type[StrictSerializer], *, partial: bool = False) -> dict[str, Any]:
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), partial=partial)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
