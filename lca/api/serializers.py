@@ -146,7 +146,8 @@ def estimate_data(e: Estimate) -> dict[str, Any]:
         ],
         "factors": [_factor(x) for x in e.factors],
         "notes": e.notes,
-        "method": "Interval propagation (monotone formulas); sensitivity one input at a time on location-based carbon.",
+        "method": "Interval propagation (monotone formulas); sensitivity one input at a time on SCI carbon "
+        "(location-based operational + amortised embodied).",
     }
 
 
