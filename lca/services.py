@@ -153,6 +153,8 @@ def estimate(req: EstimateRequest) -> Estimate:
     notes: list[str] = []
     hw = req.hardware
     region = req.grid_region or (req.facility.grid_region if req.facility else None)
+    if region is None and req.intensity_g_per_kwh is None:
+        raise EstimateError("Give a facility, a grid region, or an explicit grid intensity.", "grid_region")
 
     flops = None
     if req.accelerator_hours is None and req.active_parameters is not None and req.tokens is not None:

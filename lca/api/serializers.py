@@ -17,7 +17,7 @@ class RangeField(serializers.Field):  # type: ignore[type-arg]
     """A number, or {"low": …, "central": …, "high": …} (low and high default to central)."""
 
     default_error_messages = {
-        "invalid": 'Give a number or {"low", "central", "high"} with 0 ≤ low ≤ central ≤ high.',
+        "invalid": 'Give a number or {{"low", "central", "high"}} with 0 ≤ low ≤ central ≤ high.',
     }
 
     def to_internal_value(self, data: Any) -> Range:
