@@ -4,9 +4,23 @@ from django.urls import reverse
 from tests.factories import ModelVersionFactory
 
 
-@pytest.mark.parametrize("model", ["project", "membership", "registeredmodel", "modelversion", "apitoken"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "governance_project",
+        "governance_membership",
+        "governance_registeredmodel",
+        "governance_modelversion",
+        "governance_apitoken",
+        "lca_gridregion",
+        "lca_hourlyintensity",
+        "lca_supplier",
+        "lca_facility",
+        "lca_hardwaremodel",
+    ],
+)
 def test_admin_lists_every_model(admin_client, team, model):
-    assert admin_client.get(reverse(f"admin:governance_{model}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"admin:{model}_changelist")).status_code == 200
 
 
 def test_admin_cannot_change_a_version_status(admin_client, team):
