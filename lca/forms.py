@@ -24,8 +24,8 @@ class EstimateForm(forms.Form):
     )
     active_parameters = forms.FloatField(required=False, min_value=1, help_text="N; active parameters for MoE.")
     tokens = forms.FloatField(required=False, min_value=1, help_text="D: training tokens or generated tokens.")
-    accelerator_hours = forms.FloatField(required=False, min_value=0)
-    it_energy_kwh = forms.FloatField(required=False, min_value=0)
+    accelerator_hours = forms.FloatField(required=False, min_value=0, label="Accelerator-hours")
+    it_energy_kwh = forms.FloatField(required=False, min_value=0, label="IT energy (kWh)")
     hardware = forms.ModelChoiceField(
         HardwareModel.objects.filter(kind="accelerator"), to_field_name="slug", required=False
     )
@@ -35,7 +35,7 @@ class EstimateForm(forms.Form):
     grid_region = forms.ModelChoiceField(
         GridRegion.objects.all(), to_field_name="code", required=False, help_text="Instead of a facility."
     )
-    pue = forms.FloatField(required=False, min_value=1, help_text="With a grid region; a facility has its own.")
+    pue = forms.FloatField(required=False, min_value=1, label="PUE", help_text="With a grid region; a facility has its own.")
     mfu_low = forms.FloatField(required=False, min_value=0, max_value=1, label="MFU low")
     mfu_central = forms.FloatField(required=False, min_value=0, max_value=1, label="MFU central")
     mfu_high = forms.FloatField(required=False, min_value=0, max_value=1, label="MFU high")

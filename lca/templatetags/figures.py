@@ -16,6 +16,8 @@ def number(value: float | None) -> str:
         return "—"
     if value == 0:
         return "0"
+    if abs(value) >= 1e12:  # FLOPs and token counts read better in scientific notation
+        return f"{value:.3g}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 1:
