@@ -35,7 +35,9 @@ class EstimateForm(forms.Form):
     grid_region = forms.ModelChoiceField(
         GridRegion.objects.all(), to_field_name="code", required=False, help_text="Instead of a facility."
     )
-    pue = forms.FloatField(required=False, min_value=1, label="PUE", help_text="With a grid region; a facility has its own.")
+    pue = forms.FloatField(
+        required=False, min_value=1, label="PUE", help_text="With a grid region; a facility has its own."
+    )
     mfu_low = forms.FloatField(required=False, min_value=0, max_value=1, label="MFU low")
     mfu_central = forms.FloatField(required=False, min_value=0, max_value=1, label="MFU central")
     mfu_high = forms.FloatField(required=False, min_value=0, max_value=1, label="MFU high")

@@ -10,6 +10,7 @@ from typing import Literal
 
 from lca import footprint as fp
 from lca.models import Facility, GridRegion, HardwareModel, HourlyIntensity
+from lca.scheduling import Schedule, best_start
 from lca.uncertainty import Range
 
 # Defaults used when a request leaves a factor out; each is reported with its source.
@@ -337,3 +338,34 @@ def compare(scenarios: list[tuple[str, EstimateRequest]]) -> list[ScenarioResult
             explanation = [f"{extra:,.4g} kgCO2e more than “{best_name}”:"] + [x for x in lines if x]
         results.append(ScenarioResult(name=name, estimate=e, rank=rank, explanation=explanation))
     return results
+
+
+def plan_start(
+    *, regions: list[GridRegion], duration_h: int, energy_kwh: float, earliest: datetime, current: GridRegion | None
+) -> Schedule:
+    """The lowest-carbon start hour and region from the stored hourly series."""
+    series = {}
+    for region in regions:
+        rows = list(
+            HourlyIntensity.objects.filter(region=region, hour__gte=earliest)
+            .order_by("hour")
+            .values_list("hour", "intensity_g_per_kwh")
+        )
+        if rows:
+            series[region.code] = rows
+    missing = [r.code for r in regions if r.code not in series]
+    if not series:
+        raise EstimateError(
+            f"No hourly intensity from {earliest:%Y-%m-%d %H:00} UTC for {', '.join(missing)}: "
+            "import a series with manage.py import_grid_intensity.",
+            "regions",
+        )
+    try:
+        return best_start(
+            duration_h=duration_h,
+            energy_kwh=energy_kwh,
+            series=series,
+            current_region=current.code if current else None,
+        )
+    except ValueError as exc:
+        raise EstimateError(str(exc), "duration_h") from exc

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from config.api import StrictSerializer
 from lca.models import Facility, GridRegion, HardwareModel, Supplier, procurement_score
+from lca.scheduling import Schedule, Slot
 from lca.services import Estimate, EstimateRequest, Factor, ScenarioResult
 from lca.uncertainty import Range
 
@@ -241,3 +242,32 @@ class HardwareOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "source",
             "year",
         ]
+
+
+class ScheduleInput(StrictSerializer):
+    regions = serializers.SlugRelatedField(slug_field="code", queryset=GridRegion.objects.all(), many=True)
+    current_region = serializers.SlugRelatedField(slug_field="code", queryset=GridRegion.objects.all(), required=False)
+    duration_h = serializers.IntegerField(min_value=1, max_value=24 * 31)
+    energy_kwh = serializers.FloatField(min_value=0)
+    earliest = serializers.DateTimeField()
+
+
+def slot_data(slot: Slot | None) -> dict[str, Any] | None:
+    if slot is None:
+        return None
+    return {
+        "region": slot.region,
+        "start": slot.start,
+        "mean_intensity_g_per_kwh": slot.mean_intensity_g_per_kwh,
+        "kgco2e": slot.kgco2e,
+    }
+
+
+def schedule_data(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "best": slot_data(schedule.best),
+        "now": slot_data(schedule.now),
+        "saving_kgco2e": schedule.saving_kgco2e,
+        "saving_share": schedule.saving_share,
+        "candidates": [slot_data(c) for c in schedule.candidates],
+    }

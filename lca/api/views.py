@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from lca.api import serializers as s
 from lca.models import Facility, GridRegion, HardwareModel, Supplier
-from lca.services import EstimateError, EstimateRequest, compare, estimate
+from lca.services import EstimateError, EstimateRequest, compare, estimate, plan_start
 
 
 def _estimate_or_400(run: Any) -> Any:
@@ -82,3 +82,22 @@ class HardwareList(generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = s.HardwareOutput
     queryset = HardwareModel.objects.all()
     filterset_fields = ["kind", "vendor", "slug"]
+
+
+class ScheduleView(APIView):
+    @extend_schema(request=s.ScheduleInput, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        """The lowest-carbon start hour and region for a job, from stored hourly intensities."""
+        data = s.ScheduleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        schedule = _estimate_or_400(
+            lambda: plan_start(
+                regions=v["regions"],
+                duration_h=v["duration_h"],
+                energy_kwh=v["energy_kwh"],
+                earliest=v["earliest"],
+                current=v.get("current_region"),
+            )
+        )
+        return Response(s.schedule_data(schedule))
