@@ -175,7 +175,17 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "telemetry-rollups": {"task": "telemetry.tasks.roll_up", "schedule": 30.0},
+    "telemetry-partitions": {"task": "telemetry.tasks.maintain_partitions", "schedule": 3600.0},
+}
+
+# --- Telemetry ---
+TELEMETRY_RAW_RETENTION_DAYS = env.int("TELEMETRY_RAW_RETENTION_DAYS", default=30)
+TELEMETRY_PARTITIONS_AHEAD_DAYS = env.int("TELEMETRY_PARTITIONS_AHEAD_DAYS", default=3)
+TELEMETRY_IDLE_UTIL_PERCENT = env.int("TELEMETRY_IDLE_UTIL_PERCENT", default=10)
+# Without a broker (development), roll up right after each batch so pages show energy at once.
+TELEMETRY_ROLLUP_INLINE = env.bool("TELEMETRY_ROLLUP_INLINE", default=not CELERY_BROKER_URL)
 
 # --- E-mail ---
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from config.credentials import matches, new_secret, split
 from governance.errors import GovernanceError, NotPermitted
 from governance.models import ApiToken, TokenScope
 
 TOKEN_PREFIX = "glt"  # noqa: S105 (a public marker, not a secret)
-
-
-def _hash(raw: str) -> str:
-    # The secret has 256 bits of entropy, so a fast hash is enough (no password stretching).
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 @transaction.atomic
@@ -33,9 +25,8 @@ def issue_token(*, user: AbstractBaseUser, name: str, scopes: list[str]) -> tupl
         )
     if not name.strip():
         raise GovernanceError("A token needs a name.", field_errors={"name": ["This field is required."]})
-    prefix = secrets.token_hex(4)
-    raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken.objects.create(user=user, name=name.strip(), prefix=prefix, key_hash=_hash(raw), scopes=scopes)
+    prefix, raw, key_hash = new_secret(TOKEN_PREFIX)
+    token = ApiToken.objects.create(user=user, name=name.strip(), prefix=prefix, key_hash=key_hash, scopes=scopes)
     return token, raw
 
 
@@ -51,11 +42,11 @@ def revoke_token(*, token: ApiToken, actor: AbstractBaseUser) -> ApiToken:
 
 def authenticate_token(raw: str) -> ApiToken | None:
     """The active token whose secret is `raw`, or None."""
-    parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+    prefix = split(raw, TOKEN_PREFIX)
+    if prefix is None:
         return None
-    token = ApiToken.objects.active().select_related("user").filter(prefix=parts[1]).first()
-    if token is None or not hmac.compare_digest(token.key_hash, _hash(raw)) or not token.user.is_active:
+    token = ApiToken.objects.active().select_related("user").filter(prefix=prefix).first()
+    if token is None or not matches(token.key_hash, raw) or not token.user.is_active:
         return None
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token

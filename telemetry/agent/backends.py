@@ -1,0 +1,182 @@
+"""Where readings come from: NVML on a real GPU host, or simulated GPUs."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    uuid: str
+    name: str
+    index: int
+    driver: str
+    energy_counter: bool  # whether the cumulative energy counter is supported
+
+
+@dataclass(frozen=True)
+class Reading:
+    device: str  # uuid
+    ts: float  # seconds since the epoch, UTC
+    energy_mj: int | None  # cumulative counter, millijoules; None where unsupported
+    power_w: float | None
+    power_limit_w: float | None
+    gpu_util: int | None
+    mem_util: int | None
+    mem_used_mb: int | None
+    temp_c: int | None
+    sm_clock_mhz: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Backend(Protocol):
+    def devices(self) -> list[DeviceInfo]: ...
+
+    def read(self) -> tuple[list[Reading], list[str]]:
+        """Readings of every device that answered, and one error line per device that did not."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class NvmlBackend:
+    """Reads real GPUs through nvidia-ml-py. A device that fails is reported and
+    skipped; the others go on."""
+
+    def __init__(self) -> None:
+        import pynvml  # imported here: a host without the NVIDIA driver can still simulate
+
+        self.nvml = pynvml
+        pynvml.nvmlInit()
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        self.driver = driver.decode() if isinstance(driver, bytes) else driver
+        self.handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+        self._devices = [self._describe(i, h) for i, h in enumerate(self.handles)]
+
+    @staticmethod
+    def _text(value: Any) -> str:
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def _describe(self, index: int, handle: Any) -> DeviceInfo:
+        nv = self.nvml
+        try:
+            nv.nvmlDeviceGetTotalEnergyConsumption(handle)
+            counter = True
+        except nv.NVMLError:
+            counter = False
+        return DeviceInfo(
+            uuid=self._text(nv.nvmlDeviceGetUUID(handle)),
+            name=self._text(nv.nvmlDeviceGetName(handle)),
+            index=index,
+            driver=self.driver,
+            energy_counter=counter,
+        )
+
+    def devices(self) -> list[DeviceInfo]:
+        return self._devices
+
+    def _optional(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except self.nvml.NVMLError_NotSupported:
+            return None
+
+    def read(self) -> tuple[list[Reading], list[str]]:
+        nv = self.nvml
+        readings, errors = [], []
+        for info, handle in zip(self._devices, self.handles, strict=True):
+            try:
+                util = self._optional(nv.nvmlDeviceGetUtilizationRates, handle)
+                memory = self._optional(nv.nvmlDeviceGetMemoryInfo, handle)
+                power = self._optional(nv.nvmlDeviceGetPowerUsage, handle)  # milliwatts
+                limit = self._optional(nv.nvmlDeviceGetEnforcedPowerLimit, handle)
+                readings.append(
+                    Reading(
+                        device=info.uuid,
+                        ts=time.time(),
+                        energy_mj=self._optional(nv.nvmlDeviceGetTotalEnergyConsumption, handle)
+                        if info.energy_counter
+                        else None,
+                        power_w=None if power is None else power / 1000,
+                        power_limit_w=None if limit is None else limit / 1000,
+                        gpu_util=None if util is None else util.gpu,
+                        mem_util=None if util is None else util.memory,
+                        mem_used_mb=None if memory is None else memory.used // (1024 * 1024),
+                        temp_c=self._optional(nv.nvmlDeviceGetTemperature, handle, nv.NVML_TEMPERATURE_GPU),
+                        sm_clock_mhz=self._optional(nv.nvmlDeviceGetClockInfo, handle, nv.NVML_CLOCK_SM),
+                    )
+                )
+            except nv.NVMLError as exc:  # GpuIsLost and friends: this device only
+                errors.append(f"{info.uuid}: {exc}")
+        return readings, errors
+
+    def close(self) -> None:
+        self.nvml.nvmlShutdown()
+
+
+class SimulatedGpu:
+    """An H100-like GPU: idle, a ramp, then a steady training load with noise. Its
+    energy counter is the exact integral of its power, so it is the truth."""
+
+    IDLE_W, LOAD_W, LIMIT_W = 70.0, 640.0, 700.0
+
+    def __init__(self, index: int, start: float, seed: int) -> None:
+        self.index = index
+        self.uuid = f"GPU-SIM{seed:04d}-{index:04d}-0000-0000-{index:012d}"
+        self.rng = random.Random(seed * 1000 + index)  # noqa: S311 (a simulation, not a secret)
+        self.start = start
+        self.last_ts = start
+        self.energy_j = 1_000_000.0 * (index + 1)  # counters do not start at zero
+        self.power_w = self.IDLE_W
+
+    def power_at(self, t: float) -> float:
+        elapsed = t - self.start
+        idle_s, ramp_s = 2.0 + self.index, 3.0
+        if elapsed < idle_s:
+            base = self.IDLE_W
+        elif elapsed < idle_s + ramp_s:
+            base = self.IDLE_W + (self.LOAD_W - self.IDLE_W) * (elapsed - idle_s) / ramp_s
+        else:
+            base = self.LOAD_W + 25 * math.sin(elapsed / 7.0)  # steady load with a slow wobble
+        return max(0.0, min(self.LIMIT_W, base + self.rng.gauss(0, 8)))
+
+    def sample(self, t: float) -> Reading:
+        new_power = self.power_at(t)
+        self.energy_j += (self.power_w + new_power) / 2 * max(0.0, t - self.last_ts)
+        self.power_w, self.last_ts = new_power, t
+        load = (new_power - self.IDLE_W) / (self.LOAD_W - self.IDLE_W)
+        return Reading(
+            device=self.uuid,
+            ts=t,
+            energy_mj=int(self.energy_j * 1000),
+            power_w=round(new_power, 3),
+            power_limit_w=self.LIMIT_W,
+            gpu_util=max(0, min(100, round(load * 97))),
+            mem_util=max(0, min(100, round(load * 45))),
+            mem_used_mb=round(2_000 + load * 70_000),
+            temp_c=round(32 + load * 38),
+            sm_clock_mhz=round(345 + load * 1635),
+        )
+
+
+class SimulatedBackend:
+    def __init__(self, count: int, *, seed: int = 1, clock: Any = time.time) -> None:
+        self.clock = clock
+        start = clock()
+        self.gpus = [SimulatedGpu(i, start, seed) for i in range(count)]
+
+    def devices(self) -> list[DeviceInfo]:
+        return [DeviceInfo(g.uuid, "NVIDIA H100 80GB HBM3 (simulated)", g.index, "simulated", True) for g in self.gpus]
+
+    def read(self) -> tuple[list[Reading], list[str]]:
+        now = self.clock()
+        return [g.sample(now) for g in self.gpus], []
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import authentication, exceptions, generics, permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import StrictSerializer
+from telemetry import queries, tasks
+from telemetry.ingest import BatchRejected, ingest_batch
+from telemetry.models import Agent, Device, QuarantinedSample
+from telemetry.services import EnrolmentRefused, authenticate_agent, enrol_agent
+
+MAX_BATCH_BYTES = 32 * 1024 * 1024  # decompressed; refuses gzip bombs
+
+
+class AgentKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Agent gla_…`. Used by the ingest endpoint only, so an agent key can do nothing else."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).decode(errors="replace").split()
+        if not header or header[0].lower() != "agent":
+            return None
+        agent = authenticate_agent(header[1]) if len(header) == 2 else None
+        if agent is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked agent key.")
+        return None, agent
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Agent"
+
+
+class IsAgent(permissions.BasePermission):
+    message = "This endpoint takes an agent key (Authorization: Agent …)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, Agent)
+
+
+class EnrolInput(StrictSerializer):
+    enrolment_token = serializers.CharField()
+    hostname = serializers.CharField(max_length=255)
+
+
+class EnrolView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(request=EnrolInput, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        """Exchanges an enrolment token for an agent id and a key that can only ingest."""
+        data = EnrolInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            agent, key = enrol_agent(**data.validated_data)
+        except EnrolmentRefused as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
+        return Response({"agent_id": agent.pk, "key": key}, status=status.HTTP_201_CREATED)
+
+
+def _read_json(request: Request) -> Any:
+    body = request.body
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = inflater.decompress(body, MAX_BATCH_BYTES)
+            if inflater.unconsumed_tail:
+                raise exceptions.ParseError("The decompressed batch exceeds 32 MiB.")
+        except zlib.error as exc:
+            raise exceptions.ParseError(f"Body is not valid gzip: {exc}") from exc
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise exceptions.ParseError(f"Body is not valid JSON: {exc}") from exc
+
+
+class BatchView(APIView):
+    authentication_classes = [AgentKeyAuthentication]
+    permission_classes = [IsAgent]
+
+    @extend_schema(request=dict, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        """Stores a batch of raw samples (JSON, optionally gzip). Idempotent on (agent, batch_seq)."""
+        try:
+            result = ingest_batch(agent=request.auth, payload=_read_json(request))
+        except BatchRejected as exc:
+            raise exceptions.ValidationError({"batch": [str(exc)]}) from exc
+        if settings.TELEMETRY_ROLLUP_INLINE and result.accepted:
+            tasks.roll_up.delay()
+        return Response(
+            {
+                "batch_seq": result.batch_seq,
+                "duplicate_batch": result.duplicate_batch,
+                "received": result.received,
+                "accepted": result.accepted,
+                "duplicated": result.duplicated,
+                "quarantined": result.quarantined,
+                "reasons": dict(result.reasons),
+            }
+        )
+
+
+class DeviceOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    hostname = serializers.CharField(source="agent.hostname")
+
+    class Meta:
+        model = Device
+        fields = [
+            "id",
+            "uuid",
+            "name",
+            "index",
+            "hostname",
+            "driver",
+            "energy_counter",
+            "last_seen_at",
+            "last_power_w",
+            "last_label",
+        ]
+
+
+class DeviceList(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = DeviceOutput
+    filterset_fields = ["agent", "energy_counter", "last_label"]
+
+    def get_queryset(self) -> QuerySet[Device]:
+        return queries.devices_overview()
+
+
+class QuarantineOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = QuarantinedSample
+        fields = ["id", "agent", "batch_seq", "device_uuid", "reason", "payload", "received_at"]
+
+
+class QuarantineList(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = QuarantineOutput
+    queryset = QuarantinedSample.objects.all()
+    filterset_fields = ["agent", "reason", "device_uuid"]
+
+
+class EnergyQuery(StrictSerializer):
+    label = serializers.ListField(child=serializers.CharField(), required=False)
+    device = serializers.ListField(child=serializers.IntegerField(), required=False)
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+
+
+class EnergyView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("label", str, many=True),
+            OpenApiParameter("device", int, many=True),
+            OpenApiParameter("start", datetime),
+            OpenApiParameter("end", datetime),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        """Energy (kWh) of labels and/or devices over a window (default: the last 24 hours), with coverage,
+        method and idle energy."""
+        query = EnergyQuery(
+            data={
+                k: request.query_params.getlist(k) if k in ("label", "device") else v
+                for k, v in request.query_params.items()
+            }
+        )
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        if not q.get("label") and not q.get("device"):
+            raise exceptions.ValidationError({"label": ["Give at least one label or device."]})
+        end = q.get("end") or timezone.now()
+        start = q.get("start") or end - timedelta(days=1)
+        e = queries.energy(start=start, end=end, labels=q.get("label"), device_ids=q.get("device"))
+        return Response(
+            {
+                **e.__dict__,
+                "start": start,
+                "end": end,
+                "idle_threshold_util_percent": settings.TELEMETRY_IDLE_UTIL_PERCENT,
+            }
+        )

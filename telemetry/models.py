@@ -1,0 +1,157 @@
+"""Agents, their GPUs, raw samples (a partitioned table written with COPY, see
+migrations/0002), quarantined samples and per-minute rollups."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class EnrolmentToken(models.Model):
+    """Lets a GPU host enrol an agent once; the agent then uses its own key."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class AgentQuerySet(models.QuerySet["Agent"]):
+    def active(self) -> AgentQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class Agent(models.Model):
+    hostname = models.CharField(max_length=255)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    enrolment_token = models.ForeignKey(EnrolmentToken, on_delete=models.SET_NULL, null=True, blank=True)
+    agent_version = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} (agent {self.pk})"
+
+
+class Device(models.Model):
+    uuid = models.CharField(max_length=96, unique=True)
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="devices")
+    name = models.CharField(max_length=200)
+    index = models.PositiveSmallIntegerField(default=0)
+    driver = models.CharField(max_length=64, blank=True)
+    energy_counter = models.BooleanField(default=False, help_text="Cumulative energy counter supported (Volta+).")
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_power_w = models.FloatField(null=True, blank=True)
+    last_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["agent__hostname", "index"]
+
+    def __str__(self) -> str:
+        return f"{self.name} #{self.index} ({self.uuid})"
+
+
+class Sample(models.Model):
+    """A raw reading. The table is created by SQL (range-partitioned by day, BRIN on
+    time); this model only reads it. Writes go through ingest.py with COPY."""
+
+    pk = models.CompositePrimaryKey("device_id", "ts")
+    device = models.ForeignKey(Device, on_delete=models.DO_NOTHING, db_constraint=False)
+    ts = models.DateTimeField()
+    label = models.CharField(max_length=200)
+    energy_mj = models.BigIntegerField(null=True)
+    power_w = models.FloatField(null=True)
+    power_limit_w = models.FloatField(null=True)
+    gpu_util = models.SmallIntegerField(null=True)
+    mem_util = models.SmallIntegerField(null=True)
+    mem_used_mb = models.IntegerField(null=True)
+    temp_c = models.SmallIntegerField(null=True)
+    sm_clock_mhz = models.IntegerField(null=True)
+    counter_reset = models.BooleanField(default=False)
+    batch_id = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "telemetry_sample"
+
+    def __str__(self) -> str:
+        return f"{self.device_id} @ {self.ts:%Y-%m-%d %H:%M:%S}"
+
+
+class IngestBatch(models.Model):
+    """One received batch; (agent, seq) makes a resent batch a no-op."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="batches")
+    seq = models.BigIntegerField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    samples = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    duplicated = models.PositiveIntegerField(default=0)
+    quarantined = models.PositiveIntegerField(default=0)
+    min_ts = models.DateTimeField(null=True)
+    max_ts = models.DateTimeField(null=True)
+    rolled_up = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "seq"], name="ingest_batch_once_per_agent")]
+        indexes = [models.Index(fields=["rolled_up", "min_ts"], condition=Q(rolled_up=False), name="batch_pending")]
+
+    def __str__(self) -> str:
+        return f"batch {self.seq} of agent {self.agent_id}"
+
+
+class QuarantinedSample(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="quarantined")
+    batch_seq = models.BigIntegerField()
+    device_uuid = models.CharField(max_length=96, blank=True)
+    payload = models.JSONField()
+    reason = models.CharField(max_length=300)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.device_uuid or '?'}: {self.reason}"
+
+
+class Method(models.TextChoices):
+    COUNTER = "counter", "Energy counter deltas"
+    POWER = "power", "Power integration"
+    MIXED = "mixed", "Counter deltas, power integration where no counter"
+
+
+class MinuteRollup(models.Model):
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="rollups")
+    minute = models.DateTimeField()
+    label = models.CharField(max_length=200)
+    energy_j = models.FloatField()
+    idle_energy_j = models.FloatField(help_text="Energy while GPU utilisation was below the idle threshold.")
+    method = models.CharField(max_length=8, choices=Method.choices)
+    covered_s = models.FloatField(help_text="Seconds of this minute covered by consecutive samples.")
+    samples = models.PositiveIntegerField()
+    avg_power_w = models.FloatField(null=True)
+    max_power_w = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["device", "minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "minute", "label"], name="rollup_one_per_device_minute_label")
+        ]
+        indexes = [models.Index(fields=["label", "minute"]), models.Index(fields=["minute"])]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.minute:%Y-%m-%d %H:%M} {self.label}: {self.energy_j:.0f} J"

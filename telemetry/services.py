@@ -1,0 +1,48 @@
+"""Enrolment and agent credentials. An agent key can only ingest: it is accepted by
+the ingest endpoint and by nothing else."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.credentials import matches, new_secret, split
+from telemetry.models import Agent, EnrolmentToken
+
+ENROLMENT_KIND = "gle"
+AGENT_KIND = "gla"
+
+
+class EnrolmentRefused(Exception):
+    pass
+
+
+def create_enrolment_token(*, name: str) -> tuple[EnrolmentToken, str]:
+    prefix, raw, digest = new_secret(ENROLMENT_KIND)
+    return EnrolmentToken.objects.create(name=name, prefix=prefix, key_hash=digest), raw
+
+
+@transaction.atomic
+def enrol_agent(*, enrolment_token: str, hostname: str) -> tuple[Agent, str]:
+    """Exchanges a valid enrolment token for a new agent and its own key (shown once)."""
+    prefix = split(enrolment_token, ENROLMENT_KIND)
+    token = EnrolmentToken.objects.filter(prefix=prefix, revoked_at__isnull=True).first() if prefix else None
+    if token is None or not matches(token.key_hash, enrolment_token):
+        raise EnrolmentRefused("Unknown or revoked enrolment token.")
+    EnrolmentToken.objects.filter(pk=token.pk).update(uses=F("uses") + 1)
+    key_prefix, raw, digest = new_secret(AGENT_KIND)
+    agent = Agent.objects.create(hostname=hostname[:255], prefix=key_prefix, key_hash=digest, enrolment_token=token)
+    return agent, raw
+
+
+def authenticate_agent(raw: str) -> Agent | None:
+    prefix = split(raw, AGENT_KIND)
+    if prefix is None:
+        return None
+    agent = Agent.objects.active().filter(prefix=prefix).first()
+    return agent if agent is not None and matches(agent.key_hash, raw) else None
+
+
+def revoke_agent(*, agent: Agent) -> None:
+    Agent.objects.filter(pk=agent.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
