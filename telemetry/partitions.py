@@ -11,7 +11,7 @@ from psycopg import errors
 from telemetry.models import IngestBatch
 
 PREFIX = "telemetry_sample_p"
-_known: set[date] = set()  # partitions this process has seen, to skip the catalogue lookup
+_known: set[date] = set()  # committed partitions this process has seen, to skip the catalogue lookup
 
 
 def name_for(day: date) -> str:
@@ -33,7 +33,6 @@ def ensure(days: set[date]) -> list[date]:
     if not missing:
         return []
     present = existing()
-    _known.update(present)
     created = []
     for day in sorted(missing - present):
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -48,7 +47,8 @@ def ensure(days: set[date]) -> list[date]:
             if not isinstance(getattr(exc, "__cause__", None), errors.DuplicateTable):
                 raise
         created.append(day)
-        _known.add(day)
+    # Remember them only once committed: a rolled-back transaction takes its partitions with it.
+    transaction.on_commit(lambda: _known.update(present | set(created)))
     return created
 
 
