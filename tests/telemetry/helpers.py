@@ -28,8 +28,9 @@ def enrolled_client(hostname: str = "gpu-1") -> tuple[APIClient, Any]:
     return client, agent
 
 
-def simulated_samples(backend: SimulatedBackend, clock: Clock, seconds: int, step: float = 1.0,
-                      label: str = "run-1") -> list[dict[str, Any]]:
+def simulated_samples(
+    backend: SimulatedBackend, clock: Clock, seconds: int, step: float = 1.0, label: str = "run-1"
+) -> list[dict[str, Any]]:
     samples = []
     for _ in range(int(seconds / step)):
         clock.now += step
@@ -39,13 +40,22 @@ def simulated_samples(backend: SimulatedBackend, clock: Clock, seconds: int, ste
 
 
 def envelope(backend: SimulatedBackend, seq: int, samples: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"batch_seq": seq, "agent_version": "1.0", "host": "gpu-1",
-            "devices": [d.__dict__ for d in backend.devices()], "samples": samples}
+    return {
+        "batch_seq": seq,
+        "agent_version": "1.0",
+        "host": "gpu-1",
+        "devices": [d.__dict__ for d in backend.devices()],
+        "samples": samples,
+    }
 
 
 def post(client: APIClient, body: dict[str, Any], *, compress: bool = False) -> Any:
     raw = json.dumps(body).encode()
     if compress:
-        return client.post("/api/v1/telemetry/batches/", gzip.compress(raw), content_type="application/json",
-                           HTTP_CONTENT_ENCODING="gzip")
+        return client.post(
+            "/api/v1/telemetry/batches/",
+            gzip.compress(raw),
+            content_type="application/json",
+            HTTP_CONTENT_ENCODING="gzip",
+        )
     return client.post("/api/v1/telemetry/batches/", raw, content_type="application/json")

@@ -25,7 +25,7 @@ def run(db, settings):
     client, _ = enrolled_client()
     samples = simulated_samples(backend, clock, 300, label="train-42")
     for seq, chunk in enumerate(range(0, len(samples), 100), start=1):
-        post(client, envelope(backend, seq, samples[chunk:chunk + 100]))
+        post(client, envelope(backend, seq, samples[chunk : chunk + 100]))
     roll_up_pending()
     truth_kwh = sum(g.energy_j - first[g.uuid] for g in backend.gpus) / 3.6e6
     return start, clock.now, truth_kwh, backend, client, clock
@@ -64,8 +64,9 @@ def test_lost_samples_lose_no_energy_with_counters_but_lower_coverage(db, settin
     kept = samples[:40] + samples[60:]  # 100 s of samples never arrive (a 105 s gap between those kept)
     post(client, envelope(backend, 1, kept))
     roll_up_pending()
-    e = queries.energy(start=window(start, clock.now)[0], end=window(start, clock.now)[1], device_ids=None,
-                       labels=["run-1"])
+    e = queries.energy(
+        start=window(start, clock.now)[0], end=window(start, clock.now)[1], device_ids=None, labels=["run-1"]
+    )
     assert e.energy_kwh == pytest.approx((backend.gpus[0].energy_j - first) / 3.6e6, rel=0.005)
     assert e.coverage == pytest.approx(1 - 105 / 600, abs=0.02)
 

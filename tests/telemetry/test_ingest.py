@@ -21,8 +21,9 @@ def test_enrolment_gives_an_agent_its_own_key(db):
     from telemetry.services import create_enrolment_token
 
     _, token = create_enrolment_token(name="cluster")
-    response = APIClient().post("/api/v1/telemetry/agents/", {"enrolment_token": token, "hostname": "gpu-7"},
-                                format="json")
+    response = APIClient().post(
+        "/api/v1/telemetry/agents/", {"enrolment_token": token, "hostname": "gpu-7"}, format="json"
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["key"].startswith("gla_")
@@ -30,8 +31,9 @@ def test_enrolment_gives_an_agent_its_own_key(db):
 
 
 def test_bad_enrolment_token_is_refused(db):
-    response = APIClient().post("/api/v1/telemetry/agents/", {"enrolment_token": "gle_x_y", "hostname": "h"},
-                                format="json")
+    response = APIClient().post(
+        "/api/v1/telemetry/agents/", {"enrolment_token": "gle_x_y", "hostname": "h"}, format="json"
+    )
     assert response.status_code == 403
     assert response.json()["message"] == "Unknown or revoked enrolment token."
 
@@ -72,8 +74,12 @@ def test_bad_samples_are_quarantined_with_reasons_and_good_ones_kept(db, sim):
     answer = post(client, envelope(backend, 1, samples + bad)).json()
     assert answer["accepted"] == 10 and answer["quarantined"] == 6
     assert answer["reasons"] == {
-        "negative power": 1, "energy counter went backwards without a reset flag": 1,
-        "timestamp in the future": 1, "unknown device": 1, "missing or invalid timestamp": 1, "not an object": 1,
+        "negative power": 1,
+        "energy counter went backwards without a reset flag": 1,
+        "timestamp in the future": 1,
+        "unknown device": 1,
+        "missing or invalid timestamp": 1,
+        "not an object": 1,
     }
     stored = QuarantinedSample.objects.filter(agent=agent)
     assert stored.count() == 6 and stored.filter(device_uuid=device, reason="negative power").exists()
@@ -93,8 +99,9 @@ def test_malformed_batches_are_400_with_the_reason(db):
     assert response.status_code == 400 and "not valid JSON" in response.json()["message"]
     response = post(client, {"batch_seq": "one", "samples": []})
     assert response.status_code == 400 and "batch_seq" in response.json()["errors"]["batch"][0]
-    response = client.post("/api/v1/telemetry/batches/", b"garbage", content_type="application/json",
-                           HTTP_CONTENT_ENCODING="gzip")
+    response = client.post(
+        "/api/v1/telemetry/batches/", b"garbage", content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+    )
     assert response.status_code == 400 and "gzip" in response.json()["message"]
 
 
