@@ -1,6 +1,7 @@
 """The real agent process against a live Greenlight: outages and kills lose nothing
 and double nothing. A TCP proxy between them plays the server going down."""
 
+import contextlib
 import gzip
 import json
 import os
@@ -50,11 +51,9 @@ class Proxy:
         assert self.listener is not None
         self.listener.close()
         for c in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
                 c.close()
-            except OSError:
-                pass
         self.conns.clear()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -77,10 +76,8 @@ class Proxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def start_agent(proxy: Proxy, spool: Path, token: str) -> subprocess.Popen[str]:

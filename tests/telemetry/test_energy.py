@@ -86,7 +86,7 @@ def test_power_integration_where_no_counter(db, settings):
 
 
 def test_a_late_batch_is_rolled_into_its_minutes(run):
-    start, end, truth_kwh, backend, client, clock = run
+    start, _, _, backend, client, clock = run
     late = simulated_samples(backend, clock, 60, label="train-42")
     before = queries.energy(start=window(start, clock.now)[0], end=window(start, clock.now)[1], labels=["train-42"])
     post(client, envelope(backend, 99, late))
