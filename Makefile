@@ -16,7 +16,8 @@ venv: $(VENV)/.installed
 
 ## Serve http://127.0.0.1:8000 with demo data (embedded PostgreSQL unless DATABASE_URL is set).
 run: venv
-	DEBUG=$${DEBUG:-1} $(WITH_DB) sh -c '$(PY) manage.py migrate --no-input && $(PY) manage.py seed_demo && $(PY) manage.py runserver 127.0.0.1:8000'
+	DEBUG=$${DEBUG:-1} $(WITH_DB) sh -c '$(PY) manage.py migrate --no-input && $(PY) manage.py seed_demo && \
+	  { $(PY) manage.py demo_agent --delay 5 & $(PY) manage.py runserver 127.0.0.1:8000; }'
 
 ## The whole test suite (against DATABASE_URL when set, the embedded PostgreSQL otherwise).
 test: venv

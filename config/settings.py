@@ -198,4 +198,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # One line per eager task would drown the development server's log.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }

@@ -18,5 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("lca.urls")),
+    path("", include("telemetry.urls")),
     path("", include("governance.urls")),
 ]

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Role, TokenScope
 from governance.services import registry, tokens
+from telemetry.demo import seed_telemetry
 
 DEMO_PASSWORD = "greenlight-demo"
 
@@ -45,6 +46,7 @@ VERSIONS = [
 class DemoResult:
     logins: list[tuple[str, str, str]]
     token: str
+    enrolment_token: str
 
 
 def _person(username: str, full_name: str, staff: bool) -> AbstractBaseUser:
@@ -114,4 +116,4 @@ def seed_registry() -> DemoResult:
         (username, DEMO_PASSWORD, ", ".join(r.label for r in roles) or ("superuser" if staff else "no role"))
         for username, _, roles, staff in PEOPLE
     ]
-    return DemoResult(logins=logins, token=secret)
+    return DemoResult(logins=logins, token=secret, enrolment_token=seed_telemetry())

@@ -15,7 +15,7 @@ def roll_up() -> int:
     while done := rollups.roll_up_pending():
         total += done
     if total:
-        log.info("rolled up %d batches", total)
+        log.debug("rolled up %d batches", total)
     return total
 
 

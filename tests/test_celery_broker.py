@@ -3,14 +3,21 @@
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from config.celery import app, ping
+from telemetry.agent.backends import SimulatedBackend
+from telemetry.models import IngestBatch, MinuteRollup
+from telemetry.tasks import roll_up
+from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
 
 pytestmark = pytest.mark.skipif(not settings.CELERY_BROKER_URL, reason="CELERY_BROKER_URL is unset")
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,12 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def worker_queue() -> Iterator[str]:
-    """A real worker consuming a queue of its own, so stray workers cannot answer for it."""
+    """A real worker consuming a queue of its own, so stray workers cannot answer for it.
+    It uses the test database, so tasks that touch rows see the test's committed data."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    host = db["HOST"] or db["OPTIONS"].get("host", "")
+    url = f"postgres://{db['USER']}@/{db['NAME']}?host={quote(host)}&port={db['PORT'] or 5432}"
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue, "--loglevel=WARNING"],
         cwd=ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, "DATABASE_URL": url},
     )
     try:
         yield queue
@@ -42,3 +53,17 @@ def test_reliability_defaults():
 def test_a_task_runs_on_a_real_worker(worker_queue):
     result = ping.apply_async(queue=worker_queue)
     assert result.get(timeout=60) == "pong"
+
+
+def test_telemetry_rollup_runs_on_a_real_worker(worker_queue, transactional_db, settings):
+    settings.TELEMETRY_ROLLUP_INLINE = False
+    clock = Clock(time.time() - 600)
+    backend = SimulatedBackend(1, seed=31, clock=clock)
+    client, _ = enrolled_client()
+    post(client, envelope(backend, 1, simulated_samples(backend, clock, 120)))
+    assert MinuteRollup.objects.count() == 0
+    assert roll_up.apply_async(queue=worker_queue).get(timeout=60) == 1
+    assert MinuteRollup.objects.filter(method="counter").exists()
+    assert IngestBatch.objects.get().rolled_up
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE telemetry_sample")

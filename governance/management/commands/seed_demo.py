@@ -21,3 +21,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<10} {password:<16} {role}")
         self.stdout.write(f"Demo pipeline API token (all scopes): {result.token}")
         self.stdout.write("  e.g. curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/model-versions/")
+        self.stdout.write(f"Agent enrolment token: {result.enrolment_token}")
+        self.stdout.write("  a simulated GPU host streams to the GPUs page; start more with")
+        self.stdout.write("  python -m telemetry.agent --simulate 2 --enrolment-token <token> --spool /tmp/agent.spool")

@@ -1,0 +1,61 @@
+"""Hosts and devices, and power and energy charts for a label or a device."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from lca.charts import line_chart
+from telemetry import queries
+from telemetry.models import Device, MinuteRollup
+
+ONLINE_WITHIN = timedelta(minutes=2)
+
+
+@login_required
+def devices(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    rows = [
+        (d, d.last_seen_at is not None and now - d.last_seen_at <= ONLINE_WITHIN) for d in queries.devices_overview()
+    ]
+    labels = MinuteRollup.objects.filter(minute__gte=now - timedelta(days=7)).values_list("label", flat=True)
+    return render(request, "telemetry/devices.html", {"rows": rows, "labels": sorted(set(labels) - {""})})
+
+
+@login_required
+def chart(request: HttpRequest) -> HttpResponse:
+    label = request.GET.get("label") or None
+    device_id = request.GET.get("device")
+    hours = max(1, min(24 * 31, int(request.GET.get("hours") or 24)))
+    end = timezone.now()
+    start = end - timedelta(hours=hours)
+    device = Device.objects.filter(pk=device_id).first() if device_id and device_id.isdigit() else None
+    labels, device_ids = ([label] if label else None), ([device.pk] if device else None)
+    context: dict[str, object] = {"label": label, "device": device, "hours": hours}
+    if labels or device_ids:
+        series = queries.power_series(start=start, end=end, labels=labels, device_ids=device_ids)
+        xs = [m.timestamp() for m, _, _ in series]
+        span = (f"{series[0][0]:%Y-%m-%d %H:%M}", f"{series[-1][0]:%H:%M} UTC") if series else ("", "")
+        context["power_chart"] = mark_safe(  # noqa: S308 (SVG built with escaped text)
+            line_chart(
+                [("average power", list(zip(xs, [p for _, p, _ in series], strict=True)))],
+                title="Average power per minute",
+                y_unit="W",
+                x_labels=span,
+            )
+        )
+        context["energy_chart"] = mark_safe(  # noqa: S308
+            line_chart(
+                [("cumulative energy", list(zip(xs, [e for _, _, e in series], strict=True)))],
+                title="Cumulative energy",
+                y_unit="kWh",
+                x_labels=span,
+            )
+        )
+        context["energy"] = queries.energy(start=start, end=end, labels=labels, device_ids=device_ids)
+    return render(request, "telemetry/chart.html", context)
