@@ -3,6 +3,8 @@ migrations/0002), quarantined samples and per-minute rollups."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 
@@ -155,3 +157,62 @@ class MinuteRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} {self.minute:%Y-%m-%d %H:%M} {self.label}: {self.energy_j:.0f} J"
+
+
+class CodeCarbonExperiment(models.Model):
+    """A CodeCarbon experiment. Its runs' energy is reported under `label`, the same
+    job label GPU agents use, so governance can attribute it to a run."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="codecarbon_experiments")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    label = models.CharField(max_length=200)
+    country_iso_code = models.CharField(max_length=3, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    cloud_provider = models.CharField(max_length=40, blank=True)
+    cloud_region = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.label}"
+
+
+class CodeCarbonRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    experiment = models.ForeignKey(CodeCarbonExperiment, on_delete=models.PROTECT, related_name="runs")
+    started_at = models.DateTimeField()
+    details = models.JSONField(default=dict, help_text="What the client reported: OS, CPU, GPU, region…")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"run {self.id} of {self.experiment.name}"
+
+
+class CodeCarbonEmission(models.Model):
+    """One upload: a delta since the previous one. Energy already includes the
+    client's PUE; Greenlight recomputes carbon with its own factors and keeps the
+    client's figure as client-claimed."""
+
+    run = models.ForeignKey(CodeCarbonRun, on_delete=models.CASCADE, related_name="emissions")
+    timestamp = models.DateTimeField()
+    duration_s = models.FloatField()
+    energy_kwh = models.FloatField()
+    cpu_energy_kwh = models.FloatField(null=True)
+    gpu_energy_kwh = models.FloatField(null=True)
+    ram_energy_kwh = models.FloatField(null=True)
+    cpu_power_w = models.FloatField(null=True)
+    gpu_power_w = models.FloatField(null=True)
+    ram_power_w = models.FloatField(null=True)
+    client_claimed_kgco2e = models.FloatField(null=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["timestamp"]
+        constraints = [
+            models.CheckConstraint(condition=Q(energy_kwh__gte=0), name="codecarbon_energy_non_negative"),
+            models.CheckConstraint(condition=Q(duration_s__gte=0), name="codecarbon_duration_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.energy_kwh:.6f} kWh over {self.duration_s:.0f} s"

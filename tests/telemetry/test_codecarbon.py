@@ -1,0 +1,81 @@
+"""A stock CodeCarbon client records its runs in Greenlight."""
+
+import time
+
+import pytest
+from codecarbon import OfflineEmissionsTracker
+from rest_framework.test import APIClient
+
+from telemetry.codecarbon import run_footprint
+from telemetry.models import CodeCarbonEmission, CodeCarbonRun
+from tests.telemetry.helpers import enrolled_client
+
+
+def codecarbon_client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_API_TOKEN=key)
+    return client
+
+
+@pytest.fixture
+def agent_key(transactional_db):
+    from telemetry.services import create_enrolment_token, enrol_agent
+
+    _, token = create_enrolment_token(name="cc")
+    agent, key = enrol_agent(enrolment_token=token, hostname="trainer")
+    return key
+
+
+def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_key):
+    client = codecarbon_client(agent_key)
+    experiment = client.post(
+        "/api/v1/codecarbon/experiments",
+        {"name": "fine-tune", "label": "aurora-ft-7", "country_iso_code": "FRA", "description": "",
+         "on_cloud": False, "project_id": "00000000-0000-0000-0000-000000000000", "timestamp": "2026-01-01T00:00:00Z"},
+        format="json",
+    ).json()
+    tracker = OfflineEmissionsTracker(
+        country_iso_code="FRA", api_endpoint=f"{live_server.url}/api/v1/codecarbon", api_key=agent_key,
+        experiment_id=experiment["id"], save_to_api=True, save_to_file=False, measure_power_secs=1,
+        api_call_interval=1, log_level="error", pue=1.2,
+    )
+    tracker.start()
+    deadline = time.time() + 3.5
+    while time.time() < deadline:
+        sum(i * i for i in range(20_000))
+    tracker.stop()
+
+    run = CodeCarbonRun.objects.get()
+    assert str(run.experiment.id) == experiment["id"] and run.details["codecarbon_version"]
+    emissions = CodeCarbonEmission.objects.filter(run=run)
+    assert emissions.exists()
+    footprint = run_footprint(run)
+    assert footprint.energy_kwh == pytest.approx(sum(e.energy_kwh for e in emissions))
+    carbon = footprint.estimate.footprint
+    # The client's PUE is in its energy: Greenlight does not apply one again.
+    assert carbon.facility_energy_kwh.central == pytest.approx(footprint.energy_kwh)
+    assert carbon.location_based_kgco2e.central == pytest.approx(footprint.energy_kwh * 56.04 / 1000, rel=1e-3)
+    assert footprint.client_claimed_kgco2e is not None  # kept, not used
+
+
+def test_codecarbon_endpoints_need_an_agent_key(db):
+    response = codecarbon_client("glt_x_y").post("/api/v1/codecarbon/experiments", {"name": "x"}, format="json")
+    assert response.status_code == 401
+    assert APIClient().post("/api/v1/codecarbon/runs", {}, format="json").status_code in (401, 403)
+
+
+def test_runs_of_another_keys_experiment_are_refused(db):
+    from telemetry.codecarbon import create_experiment
+
+    _, owner = enrolled_client("a")
+    experiment = create_experiment(agent=owner, data={"name": "theirs"})
+    from telemetry.services import create_enrolment_token, enrol_agent
+
+    _, token = create_enrolment_token(name="b")
+    _, key = enrol_agent(enrolment_token=token, hostname="b")
+    response = codecarbon_client(key).post(
+        "/api/v1/codecarbon/runs", {"timestamp": "2026-01-01T00:00:00Z", "experiment_id": str(experiment.id)},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "Unknown experiment" in response.json()["errors"]["experiment_id"][0]
