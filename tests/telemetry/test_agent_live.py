@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -125,8 +124,8 @@ def stop_agent(agent: subprocess.Popen[str]) -> tuple[int, str]:
 
 
 def spooled_keys(spool: Path) -> set[tuple[str, float]]:
-    def key(s: dict) -> tuple[str, float]:  # as the server stores it: microseconds
-        return s["device"], datetime.fromtimestamp(s["ts"], UTC).timestamp()
+    def key(s: dict) -> tuple[str, float]:  # milliseconds: ticks are 50 ms apart, rounding differs below
+        return s["device"], round(s["ts"], 3)
 
     db = sqlite3.connect(spool)
     keys = {key(json.loads(body)) for (body,) in db.execute("SELECT body FROM samples")}
@@ -137,7 +136,7 @@ def spooled_keys(spool: Path) -> set[tuple[str, float]]:
 
 
 def stored() -> set[tuple[str, float]]:
-    return {(uuid, ts.timestamp()) for uuid, ts in Sample.objects.values_list("device__uuid", "ts")}
+    return {(uuid, round(ts.timestamp(), 3)) for uuid, ts in Sample.objects.values_list("device__uuid", "ts")}
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def agent_key(transactional_db):
     from telemetry.services import create_enrolment_token, enrol_agent
 
     _, token = create_enrolment_token(name="cc")
-    agent, key = enrol_agent(enrolment_token=token, hostname="trainer")
+    _, key = enrol_agent(enrolment_token=token, hostname="trainer")
     return key
 
 

@@ -1,0 +1,226 @@
+"""Ingest throughput: batches through the real HTTP endpoint on gunicorn, against
+the same rows loaded with the database's own idempotent COPY, in one run."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, transaction
+
+from telemetry import partitions
+from telemetry.agent.backends import SimulatedBackend
+from telemetry.ingest import INSERT, STAGING, copy_value
+from telemetry.models import Agent, Device, IngestBatch, QuarantinedSample
+from telemetry.services import create_enrolment_token, enrol_agent
+
+DAY_OFFSET = 20  # the benchmark writes into one old day's partition and drops it afterwards
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Command(BaseCommand):
+    help = "Measures telemetry ingest through HTTP (gunicorn) against raw COPY; prints samples/s and latency."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batches", type=int, default=240, help="Batches sent through HTTP.")
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--concurrency", type=int, default=2, help="Concurrent senders (one agent each).")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
+
+    def handle(self, *args: Any, batches: int, batch_size: int, concurrency: int, workers: int, **opts: Any) -> None:
+        day = datetime.now(UTC).date() - timedelta(days=DAY_OFFSET)
+        partitions.ensure({day})
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        agents = []
+        for n in range(concurrency):
+            _, token = create_enrolment_token(name="bench")
+            agent, key = enrol_agent(enrolment_token=token, hostname=f"bench-{n}-{secrets.token_hex(3)}")
+            agents.append((agent, key))
+        self.stdout.write(f"Preparing {batches} batches of {batch_size} samples …")
+        bodies = self._bodies(agents, batches, batch_size, start)
+        port = _free_port()
+        server = self._gunicorn(port, workers)
+        try:
+            http_rate, latencies = self._send(port, bodies, concurrency)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        copy_rate = self._raw_copy(bodies, start)
+        self._clean(agents, day)
+
+        total = batches * batch_size
+        p50 = statistics.median(latencies) * 1000
+        p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+        self.stdout.write(f"samples                 {total:>12,}")
+        self.stdout.write(
+            f"HTTP ingest             {http_rate:>12,.0f} samples/s ({workers} gunicorn workers, {concurrency} senders)"
+        )
+        self.stdout.write(
+            f"raw idempotent COPY     {copy_rate:>12,.0f} samples/s (staging table + INSERT … ON CONFLICT DO NOTHING)"
+        )
+        self.stdout.write(f"ratio HTTP / COPY       {http_rate / copy_rate:>12.2f}")
+        self.stdout.write(f"batch latency p50       {p50:>12.1f} ms")
+        self.stdout.write(f"batch latency p99       {p99:>12.1f} ms")
+        self.stdout.write(f"GPUs at 1 Hz per server {http_rate:>12,.0f} (one sample per GPU per second)")
+
+    def _bodies(
+        self, agents: list[tuple[Agent, str]], batches: int, batch_size: int, start: float
+    ) -> list[tuple[str, bytes, list[dict[str, Any]]]]:
+        bodies = []
+        gpus = 8
+        sims: dict[int, tuple[_Clock, SimulatedBackend, int]] = {}
+        for n in range(batches):
+            agent, key = agents[n % len(agents)]
+            if agent.pk not in sims:
+                clock = _Clock(start)
+                backend = SimulatedBackend(gpus, seed=agent.pk, clock=clock)
+                for g in backend.gpus:  # each agent its own GPUs
+                    g.uuid = f"GPU-BENCH-{agent.pk}-{g.index}"
+                sims[agent.pk] = (clock, backend, 0)
+            clock, backend, seq = sims[agent.pk]
+            sims[agent.pk] = (clock, backend, seq + 1)
+            samples = []
+            for _ in range(batch_size // gpus):
+                clock.now += 1
+                samples += [{**r.as_dict(), "label": "bench", "counter_reset": False} for r in backend.read()[0]]
+            payload = {"batch_seq": seq + 1, "devices": [d.__dict__ for d in backend.devices()], "samples": samples}
+            bodies.append((key, gzip.compress(json.dumps(payload).encode(), 5), samples))
+        return bodies
+
+    def _gunicorn(self, port: int, workers: int) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+            "TELEMETRY_ROLLUP_INLINE": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+        )
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return server
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
+
+    def _send(self, port: int, bodies: list[tuple[str, bytes, Any]], concurrency: int) -> tuple[float, list[float]]:
+        # Warm up: every worker connects to the database and fills its caches first.
+        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(20):
+            warm.request("GET", "/api/v1/telemetry/batches/")
+            warm.getresponse().read()
+        queue = list(enumerate(bodies))
+        lock = threading.Lock()
+        latencies: list[float] = []
+        failures: list[str] = []
+
+        def sender() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    _, (key, body, _) = queue.pop(0)
+                t0 = time.perf_counter()
+                conn.request(
+                    "POST",
+                    "/api/v1/telemetry/batches/",
+                    body,
+                    {"Content-Type": "application/json", "Content-Encoding": "gzip", "Authorization": f"Agent {key}"},
+                )
+                response = conn.getresponse()
+                response.read()
+                latency = time.perf_counter() - t0
+                with lock:
+                    latencies.append(latency)
+                    if response.status != 200:
+                        failures.append(str(response.status))
+
+        threads = [threading.Thread(target=sender) for _ in range(concurrency)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        if failures:
+            raise RuntimeError(f"{len(failures)} batches failed: {sorted(set(failures))[:5]}")
+        return sum(len(b[2]) for b in bodies) / elapsed, latencies
+
+    def _raw_copy(self, bodies: list[tuple[str, bytes, list[dict[str, Any]]]], start: float) -> float:
+        """The same rows, shifted one hour so they are new, rendered to COPY text before the
+        clock starts: what PostgreSQL itself does for an idempotent load (staging + ON CONFLICT)."""
+        devices = {d.uuid: d.pk for d in Device.objects.filter(uuid__startswith="GPU-BENCH-")}
+        chunks = []
+        for _, _, samples in bodies:
+            lines = [
+                "\t".join(copy_value(v) for v in (
+                    devices[s["device"]], s["ts"] + 3600, s["label"], s["energy_mj"], s["power_w"],
+                    s["power_limit_w"], s["gpu_util"], s["mem_util"], s["mem_used_mb"], s["temp_c"],
+                    s["sm_clock_mhz"], False, 0))
+                for s in samples
+            ]
+            chunks.append("\n".join(lines) + "\n")
+        t0 = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(STAGING)
+            for chunk in chunks:
+                with transaction.atomic():
+                    with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:
+                        copy.write(chunk)
+                    cursor.execute(INSERT)
+                    cursor.execute("TRUNCATE telemetry_staging")
+        return sum(len(b[2]) for b in bodies) / (time.perf_counter() - t0)
+
+    def _clean(self, agents: list[tuple[Agent, str]], day: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP TABLE IF EXISTS "{partitions.name_for(day)}"')
+        ids = [a.pk for a, _ in agents]
+        IngestBatch.objects.filter(agent_id__in=ids).delete()
+        QuarantinedSample.objects.filter(agent_id__in=ids).delete()
+        Device.objects.filter(agent_id__in=ids).delete()
+        Agent.objects.filter(pk__in=ids).delete()
