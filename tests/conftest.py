@@ -69,3 +69,15 @@ def api() -> Any:
 def fast_password_hashing(settings: Any) -> None:
     # The production hasher is slow on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def reference_data(transactional_db: None) -> None:
+    """Transactional tests flush every table afterwards, the migrated reference data
+    included; tests that need it after such a test load it again."""
+    from django.core.management import call_command
+
+    from lca.models import GridRegion
+
+    if not GridRegion.objects.exists():
+        call_command("load_reference_data", verbosity=0)

@@ -26,7 +26,7 @@ def agent_key(transactional_db):
     return key
 
 
-def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_key):
+def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_key, reference_data):
     client = codecarbon_client(agent_key)
     experiment = client.post(
         "/api/v1/codecarbon/experiments",
