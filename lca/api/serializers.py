@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api import StrictSerializer
@@ -13,7 +14,19 @@ from lca.scheduling import Schedule, Slot
 from lca.services import Estimate, EstimateRequest, Factor, ScenarioResult
 from lca.uncertainty import Range
 
+RANGE_SCHEMA = {
+    "oneOf": [
+        {"type": "number", "minimum": 0},
+        {
+            "type": "object",
+            "properties": {"low": {"type": "number"}, "central": {"type": "number"}, "high": {"type": "number"}},
+            "required": ["central"],
+        },
+    ]
+}
 
+
+@extend_schema_field(RANGE_SCHEMA)
 class RangeField(serializers.Field):  # type: ignore[type-arg]
     """A number, or {"low": …, "central": …, "high": …} (low and high default to central)."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.request import Request
@@ -107,17 +108,20 @@ class ExperimentList(CodeCarbonView):
         experiment = codecarbon.create_experiment(agent=request.auth, data=self.validated(ExperimentInput))
         return Response(experiment_data(experiment), status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={200: dict}, operation_id="codecarbon_experiments_list")
     def get(self, request: Request) -> Response:
         return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=request.auth)])
 
 
 class ProjectExperimentList(CodeCarbonView):
+    @extend_schema(responses={200: dict})
     def get(self, request: Request, project_id: str) -> Response:
         # CodeCarbon's projects are not Greenlight's: every experiment of this key is listed.
         return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=request.auth)])
 
 
 class ExperimentDetail(CodeCarbonView):
+    @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: str) -> Response:
         return Response(experiment_data(get_object_or_404(CodeCarbonExperiment, pk=pk, agent=request.auth)))
 
@@ -147,6 +151,7 @@ class EmissionList(CodeCarbonView):
 class RunFootprintView(APIView):
     """For people: a run's energy and Greenlight's carbon beside the client's claim."""
 
+    @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: str) -> Response:
         run = get_object_or_404(CodeCarbonRun.objects.select_related("experiment"), pk=pk)
         f = codecarbon.run_footprint(run)
@@ -163,3 +168,11 @@ class RunFootprintView(APIView):
                 "note": f.note,
             }
         )
+
+
+class CodeCarbonTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "telemetry.api.codecarbon.CodeCarbonTokenAuthentication"
+    name = "codecarbonToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "x-api-token", "description": "A Greenlight agent key."}

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, generics, permissions, serializers, status
 from rest_framework.request import Request
@@ -189,3 +190,16 @@ class EnergyView(APIView):
                 "idle_threshold_util_percent": settings.TELEMETRY_IDLE_UTIL_PERCENT,
             }
         )
+
+
+class AgentKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "telemetry.api.views.AgentKeyAuthentication"
+    name = "agentKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "'Agent gla_…': an agent key, accepted by the ingest endpoints only.",
+        }

@@ -198,10 +198,24 @@ class Command(BaseCommand):
         chunks = []
         for _, _, samples in bodies:
             lines = [
-                "\t".join(copy_value(v) for v in (
-                    devices[s["device"]], s["ts"] + 3600, s["label"], s["energy_mj"], s["power_w"],
-                    s["power_limit_w"], s["gpu_util"], s["mem_util"], s["mem_used_mb"], s["temp_c"],
-                    s["sm_clock_mhz"], False, 0))
+                "\t".join(
+                    copy_value(v)
+                    for v in (
+                        devices[s["device"]],
+                        s["ts"] + 3600,
+                        s["label"],
+                        s["energy_mj"],
+                        s["power_w"],
+                        s["power_limit_w"],
+                        s["gpu_util"],
+                        s["mem_util"],
+                        s["mem_used_mb"],
+                        s["temp_c"],
+                        s["sm_clock_mhz"],
+                        False,
+                        0,
+                    )
+                )
                 for s in samples
             ]
             chunks.append("\n".join(lines) + "\n")
