@@ -46,3 +46,9 @@ def require_owner(user: User, project: Project) -> None:
     require_visible(user, project)
     if project.owner_id != user.pk:
         raise NotPermitted(f"Only the owner of project '{project.slug}' may do this.")
+
+
+def require_role(user: User, project: Project, role: Role) -> None:
+    require_visible(user, project)
+    if role not in roles_in(user, project):
+        raise NotPermitted(f"This needs the role {role.label} in project '{project.slug}'.")

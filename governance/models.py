@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
@@ -29,12 +31,26 @@ class ProjectQuerySet(models.QuerySet["Project"]):
         return self.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
 
 
+def default_signoff_roles() -> list[str]:
+    return [Role.SUSTAINABILITY_OFFICER.value, Role.ML_LEAD.value]
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Release policy: who must sign a review, and the gate's thresholds.
+    signoff_roles = ArrayField(
+        models.CharField(max_length=32, choices=Role.choices),
+        default=default_signoff_roles,
+        help_text="Each role must approve, each by a different person, none of them the author or submitter.",
+    )
+    min_telemetry_coverage = models.FloatField(default=0.8, help_text="Share of each run's time with samples.")
+    max_regression = models.FloatField(default=0.10, help_text="Allowed increase of carbon per 1,000 tokens.")
+    post_release_review_days = models.PositiveIntegerField(default=30)
+    max_deviation = models.FloatField(default=0.25, help_text="Measured vs projected per-token footprint.")
 
     objects = ProjectQuerySet.as_manager()
 
@@ -141,7 +157,12 @@ class ModelVersion(models.Model):
     description = models.TextField(blank=True)
     # Changed only by services (the release gate decides `released`), never by forms or the API.
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    share_of_base = models.FloatField(
+        default=0.0, help_text="Share of the base version's footprint counted in this version's (0 to 1)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    post_release_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ModelVersionQuerySet.as_manager()
 
@@ -190,8 +211,9 @@ class ModelVersion(models.Model):
 
 
 class TokenScope(models.TextChoices):
-    REGISTRY_READ = "registry:read", "Read projects, models and versions"
-    REGISTRY_WRITE = "registry:write", "Register models and versions"
+    REGISTRY_READ = "registry:read", "Read projects, models, versions, runs, reviews and the release gate"
+    REGISTRY_WRITE = "registry:write", "Register models and versions; open and close runs; report usage"
+    RELEASE = "release", "Release a version through the release gate"
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
@@ -223,3 +245,269 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# ---------------------------------------------------------------- runs and deployments
+
+
+class Stage(models.TextChoices):
+    DATA_PREPARATION = "data_preparation", "Data preparation"
+    PRETRAINING = "pretraining", "Pre-training"
+    FINE_TUNING = "fine_tuning", "Fine-tuning"
+    EVALUATION = "evaluation", "Evaluation"
+    OTHER = "other", "Other"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class Run(models.Model):
+    """A training, fine-tuning or evaluation job of a version. Failed and abandoned
+    runs count toward the version's footprint like successful ones."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="runs")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    facility = models.ForeignKey("lca.Facility", on_delete=models.PROTECT, related_name="+")
+    hardware = models.ForeignKey("lca.HardwareModel", on_delete=models.PROTECT, related_name="+")
+    accelerator_count = models.PositiveIntegerField()
+    label = models.CharField(max_length=200, unique=True, help_text="The telemetry label the GPU agents use.")
+    estimate = models.JSONField(null=True, blank=True, help_text="Pre-run estimate request (POST /estimates/ body).")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    coverage_exception = models.TextField(blank=True, help_text="Why low telemetry coverage is acceptable.")
+    coverage_exception_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="run_ends_after_it_starts",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} run {self.label}"
+
+
+class Deployment(models.Model):
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
+    name = models.CharField(max_length=200)
+    facility = models.ForeignKey("lca.Facility", on_delete=models.PROTECT, related_name="+")
+    hardware = models.ForeignKey("lca.HardwareModel", on_delete=models.PROTECT, related_name="+")
+    accelerator_count = models.PositiveIntegerField()
+    label = models.CharField(max_length=200, unique=True, help_text="The telemetry label of its GPUs.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    expected_tokens_per_month = models.FloatField(null=True, blank=True, help_text="Projected volume.")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model_version})"
+
+
+class UsageReport(models.Model):
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="usage")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    requests = models.PositiveBigIntegerField()
+    input_tokens = models.PositiveBigIntegerField()
+    output_tokens = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["window_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "window_start"], name="usage_one_report_per_window"),
+            models.CheckConstraint(condition=Q(window_end__gt=models.F("window_start")), name="usage_window_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment} {self.window_start:%Y-%m-%d %H:%M}: {self.requests} requests"
+
+
+# ---------------------------------------------------------------- budgets and notifications
+
+
+class Budget(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="budgets")
+    model_version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="budgets",
+        help_text="Empty: the whole project.",
+    )
+    name = models.CharField(max_length=200)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    limit_kwh = models.FloatField(null=True, blank=True)
+    limit_kgco2e = models.FloatField(null=True, blank=True, help_text="Location-based carbon, central value.")
+    warn_at = models.FloatField(default=0.8)
+    level = models.CharField(max_length=10, default="ok", editable=False, help_text="Last level reached.")
+
+    class Meta:
+        ordering = ["project", "period_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(limit_kwh__isnull=False) | Q(limit_kgco2e__isnull=False), name="budget_has_a_limit"
+            ),
+            models.CheckConstraint(condition=Q(period_end__gte=models.F("period_start")), name="budget_period"),
+            models.CheckConstraint(condition=Q(warn_at__gt=0, warn_at__lt=1), name="budget_warn_below_limit"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Webhook(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField()
+    secret = models.CharField(max_length=100, help_text="Signs each delivery (HMAC-SHA256).")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=60)
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, default="pending")  # pending, delivered, failed
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.webhook.url} ({self.state})"
+
+
+# ---------------------------------------------------------------- impact reviews
+
+
+class ReviewState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ReviewKind(models.TextChoices):
+    PRE_RELEASE = "pre_release", "Pre-release"
+    POST_DEPLOYMENT = "post_deployment", "Post-deployment follow-up"
+
+
+REVIEW_SECTIONS = (
+    "goal_and_scope",
+    "training_inventory",
+    "inference_projection",
+    "comparison",
+    "mitigations",
+    "hardware_and_suppliers",
+    "justification",
+)
+
+
+class ImpactReview(models.Model):
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="reviews")
+    kind = models.CharField(max_length=16, choices=ReviewKind.choices, default=ReviewKind.PRE_RELEASE)
+    state = models.CharField(max_length=20, choices=ReviewState.choices, default=ReviewState.DRAFT)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    goal_and_scope = models.TextField(blank=True)
+    training_inventory = models.TextField(blank=True)
+    inference_projection = models.TextField(blank=True)
+    comparison = models.TextField(blank=True)
+    mitigations = models.TextField(blank=True)
+    hardware_and_suppliers = models.TextField(blank=True)
+    justification = models.TextField(blank=True, help_text="Why a regression or low coverage is acceptable.")
+    snapshot = models.JSONField(null=True, blank=True, help_text="The version's figures, frozen on submission.")
+    snapshot_digest = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} review of {self.model_version} ({self.get_state_display()})"
+
+
+class ReviewDecision(models.Model):
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REQUEST_CHANGES = "request_changes", "Request changes"
+        REJECT = "reject", "Reject"
+
+    review = models.ForeignKey(ImpactReview, on_delete=models.CASCADE, related_name="decisions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    note = models.TextField()
+    snapshot_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} ({self.role}): {self.verdict}"
+
+
+class ReviewComment(models.Model):
+    review = models.ForeignKey(ImpactReview, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:40]}"
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+class AuditEvent(models.Model):
+    """Append-only and hash-chained: each row's hash covers its content and the previous
+    row's hash. PostgreSQL refuses UPDATE and DELETE on this table (migration 0004)."""
+
+    actor = models.CharField(max_length=150, help_text="Username, or 'system'.")
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64)
+    project_id = models.BigIntegerField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.actor} {self.action} {self.object_type}:{self.object_id}"

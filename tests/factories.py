@@ -49,3 +49,16 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     adaptation = Adaptation.PRETRAINING
     parameters = 7_000_000_000
     precision = Precision.BF16
+
+
+def mark_released(version: ModelVersion) -> ModelVersion:
+    """Only the release service may release; tests that need an already-released
+    version open the same database gate it opens."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL greenlight.release_gate = 'open'")
+        ModelVersion.objects.filter(pk=version.pk).update(status="released", released_at=timezone.now())
+    version.refresh_from_db()
+    return version

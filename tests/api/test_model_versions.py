@@ -2,7 +2,7 @@ import pytest
 
 from governance.models import ModelVersion, VersionStatus
 from tests.conftest import client_for, token_client
-from tests.factories import ModelVersionFactory, RegisteredModelFactory
+from tests.factories import ModelVersionFactory, RegisteredModelFactory, mark_released
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_update_changes_fields_but_never_status(team, model):
 
 
 def test_released_version_keeps_its_substance(team, model):
-    version = ModelVersionFactory(registered_model=model, status=VersionStatus.RELEASED)
+    version = mark_released(ModelVersionFactory(registered_model=model))
     url = f"/api/v1/model-versions/{version.pk}/"
     response = client_for(team.ml_lead).patch(url, {"parameters": 1}, format="json")
     assert response.status_code == 409

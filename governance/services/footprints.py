@@ -1,0 +1,219 @@
+"""A run's, a deployment's and a version's footprint: telemetry energy where GPUs
+reported, the pre-run estimate otherwise, always saying which. Formulas stay in lca."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from governance.models import Deployment, ModelVersion, Run
+from governance.services.audit import canonical
+from lca.api.serializers import EstimateInput
+from lca.models import HardwareModel
+from lca.services import Estimate, EstimateRequest, estimate
+from lca.uncertainty import Range
+from telemetry import queries
+
+E = Range.exact
+FIGURES = ("facility_energy_kwh", "location_based_kgco2e", "market_based_kgco2e", "embodied_kgco2e", "water_l")
+
+
+@dataclass(frozen=True)
+class RunFootprint:
+    run: Run
+    source: str  # "telemetry" or "estimate"
+    coverage: float
+    method: str
+    accelerator_hours: float
+    result: Estimate
+    note: str
+
+
+def _host() -> HardwareModel | None:
+    return HardwareModel.objects.filter(kind="host").order_by("slug").first()
+
+
+def run_footprint(run: Run) -> RunFootprint:
+    end = run.ended_at or timezone.now()
+    hours = max((end - run.started_at).total_seconds(), 0.0) / 3600 * run.accelerator_count
+    energy = queries.energy(
+        start=run.started_at - timedelta(minutes=1), end=end + timedelta(minutes=1), labels=[run.label]
+    )
+    common = {
+        "hardware": run.hardware,
+        "facility": run.facility,
+        "accelerator_count": run.accelerator_count,
+        "host": _host(),
+    }
+    if energy.energy_kwh > 0:
+        request = EstimateRequest(it_energy_kwh=E(energy.energy_kwh), accelerator_hours=E(hours), **common)
+        note = f"Measured by telemetry ({energy.method}), {energy.coverage:.0%} coverage."
+        return RunFootprint(run, "telemetry", energy.coverage, energy.method, hours, estimate(request), note)
+    if run.estimate:
+        body = EstimateInput(data=run.estimate)
+        body.is_valid(raise_exception=True)
+        request = body.to_request()
+        note = "No telemetry for this run: its pre-run estimate is used."
+    else:
+        request = EstimateRequest(accelerator_hours=E(hours), **common)
+        note = "No telemetry and no pre-run estimate: estimated from accelerator-hours × power."
+    return RunFootprint(run, "estimate", 0.0, "none", hours, estimate(request), note)
+
+
+@dataclass(frozen=True)
+class DeploymentFootprint:
+    deployment: Deployment
+    tokens: int
+    requests: int
+    energy_kwh: float
+    coverage: float
+    result: Estimate | None
+    note: str
+
+
+def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
+    """Energy of the deployment's GPUs over its reported usage windows, idle time
+    included, divided by the tokens and requests served in them."""
+    usage = list(deployment.usage.all())
+    tokens = sum(u.input_tokens + u.output_tokens for u in usage)
+    requests = sum(u.requests for u in usage)
+    if not usage:
+        return DeploymentFootprint(deployment, 0, 0, 0.0, 0.0, None, "No usage reported yet.")
+    start, end = min(u.window_start for u in usage), max(u.window_end for u in usage)
+    energy = queries.energy(start=start, end=end, labels=[deployment.label])
+    if energy.energy_kwh <= 0 or tokens == 0:
+        return DeploymentFootprint(
+            deployment,
+            tokens,
+            requests,
+            0.0,
+            energy.coverage,
+            None,
+            "No telemetry energy in the usage windows: per-token footprint unknown.",
+        )
+    hours = (end - start).total_seconds() / 3600 * deployment.accelerator_count
+    result = estimate(
+        EstimateRequest(
+            it_energy_kwh=E(energy.energy_kwh),
+            accelerator_hours=E(hours),
+            hardware=deployment.hardware,
+            facility=deployment.facility,
+            accelerator_count=deployment.accelerator_count,
+            host=_host(),
+            tokens_served=float(tokens),
+            requests=float(requests) or None,
+        )
+    )
+    return DeploymentFootprint(
+        deployment,
+        tokens,
+        requests,
+        energy.energy_kwh,
+        energy.coverage,
+        result,
+        f"Telemetry ({energy.method}), {energy.coverage:.0%} coverage, idle included.",
+    )
+
+
+@dataclass
+class VersionFootprint:
+    version: ModelVersion
+    runs: list[RunFootprint]
+    deployments: list[DeploymentFootprint]
+    totals: dict[str, Range] = field(default_factory=dict)
+    base_share: dict[str, Range] = field(default_factory=dict)
+    per_1k_tokens_kgco2e: Range | None = None
+    per_request_kgco2e: Range | None = None
+    min_coverage: float | None = None
+    projected_per_1k_tokens_kgco2e: Range | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _add(totals: dict[str, Range], name: str, value: Range | None) -> None:
+    if value is not None:
+        totals[name] = totals.get(name, E(0)) + value
+
+
+def version_footprint(version: ModelVersion, *, _depth: int = 0) -> VersionFootprint:
+    runs = [run_footprint(r) for r in version.runs.select_related("facility__grid_region", "hardware")]
+    deployments = [deployment_footprint(d) for d in version.deployments.select_related("facility", "hardware")]
+    result = VersionFootprint(version, runs, deployments)
+    for rf in runs:
+        for name in FIGURES:
+            _add(result.totals, name, getattr(rf.result.footprint, name))
+    if version.base_version_id and version.share_of_base > 0 and _depth < 10:
+        base = version_footprint(version.base_version, _depth=_depth + 1)  # type: ignore[arg-type]
+        for name, value in base.totals.items():
+            result.base_share[name] = value * version.share_of_base
+            _add(result.totals, name, value * version.share_of_base)
+        result.notes.append(f"Includes {version.share_of_base:.0%} of {version.base_version}'s footprint.")
+    measured = [d for d in deployments if d.result is not None]
+    if measured:
+        best = max(measured, key=lambda d: d.tokens)  # the deployment with the most traffic speaks for the version
+        result.per_1k_tokens_kgco2e = best.result.footprint.per_1k_tokens_kgco2e  # type: ignore[union-attr]
+        result.per_request_kgco2e = best.result.footprint.per_request_kgco2e  # type: ignore[union-attr]
+    result.projected_per_1k_tokens_kgco2e = _projection(version)
+    if runs:
+        result.min_coverage = min(rf.coverage for rf in runs)
+    else:
+        result.notes.append("No runs recorded: the training footprint is empty.")
+    return result
+
+
+def _projection(version: ModelVersion) -> Range | None:
+    """Projected SCI per 1,000 generated tokens: 2·N FLOPs per token on the first
+    deployment's hardware and facility (lca's inference estimate)."""
+    deployment = version.deployments.select_related("facility", "hardware").order_by("started_at").first()
+    if deployment is None or not deployment.hardware.peak_bf16_tflops:
+        return None
+    result = estimate(
+        EstimateRequest(
+            active_parameters=float(version.effective_active_parameters),
+            tokens=1000.0,
+            phase="inference",
+            hardware=deployment.hardware,
+            facility=deployment.facility,
+            accelerator_count=1,
+            host=_host(),
+            tokens_served=1000.0,
+        )
+    )
+    return result.footprint.per_1k_tokens_kgco2e
+
+
+def _r(value: Range | None) -> dict[str, float] | None:
+    if value is None:
+        return None
+    return {k: float(f"{v:.6g}") for k, v in value.as_dict().items()}
+
+
+def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
+    """The figures a review freezes: rounded to 6 significant digits, so that only a
+    real change (a run, a corrected factor) changes the digest."""
+    return {
+        "version": footprint.version.pk,
+        "totals": {k: _r(v) for k, v in sorted(footprint.totals.items())},
+        "runs": [
+            {
+                "run": rf.run.pk,
+                "label": rf.run.label,
+                "status": rf.run.status,
+                "source": rf.source,
+                "coverage": round(rf.coverage, 4),
+                "location_based_kgco2e": _r(rf.result.footprint.location_based_kgco2e),
+                "facility_energy_kwh": _r(rf.result.footprint.facility_energy_kwh),
+            }
+            for rf in footprint.runs
+        ],
+        "per_1k_tokens_kgco2e": _r(footprint.per_1k_tokens_kgco2e),
+        "projected_per_1k_tokens_kgco2e": _r(footprint.projected_per_1k_tokens_kgco2e),
+        "per_request_kgco2e": _r(footprint.per_request_kgco2e),
+    }
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(canonical(data)).hexdigest()

@@ -1,0 +1,216 @@
+"""The release gate: a version is released only when every rule passes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from governance.access import require_registry_editor, require_visible
+from governance.errors import Conflict
+from governance.models import ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
+from governance.services import audit
+from governance.services.budgets import budget_status
+from governance.services.footprints import VersionFootprint, digest, snapshot, version_footprint
+
+POLICY_VERSION = "2026.11"
+VALID_FOR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    passed: bool
+    evidence: dict[str, Any]
+    message: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    allowed: bool
+    policy_version: str
+    evidence_digest: str
+    expires_at: datetime
+    findings: list[Finding]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "policy_version": self.policy_version,
+            "evidence_digest": self.evidence_digest,
+            "expires_at": self.expires_at,
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+def _review_rule(version: ModelVersion, current_digest: str) -> tuple[Finding, ImpactReview | None]:
+    review = version.reviews.filter(kind=ReviewKind.PRE_RELEASE, state=ReviewState.APPROVED).first()
+    if review is None:
+        open_review = (
+            version.reviews.filter(kind=ReviewKind.PRE_RELEASE)
+            .exclude(state__in=[ReviewState.WITHDRAWN, ReviewState.REJECTED])
+            .first()
+        )
+        state = open_review.get_state_display().lower() if open_review else "missing"
+        return Finding(
+            "approved_review",
+            False,
+            {"review": open_review.pk if open_review else None},
+            f"No approved impact review (the latest is {state}).",
+        ), None
+    if review.snapshot_digest != current_digest:
+        return Finding(
+            "approved_review",
+            False,
+            {"review": review.pk, "approved_digest": review.snapshot_digest, "current_digest": current_digest},
+            "The version's figures changed after the review was approved: the approval no longer "
+            "counts. Submit a new review.",
+        ), review
+    return Finding(
+        "approved_review",
+        True,
+        {"review": review.pk, "snapshot_digest": current_digest},
+        f"Review #{review.pk} approved these figures.",
+    ), review
+
+
+def _budget_rule(version: ModelVersion) -> Finding:
+    budgets = version.project.budgets.filter(model_version__isnull=True) | version.budgets.all()
+    exceeded = []
+    for budget in budgets:
+        status = budget_status(budget)
+        if status.level == "exceeded":
+            exceeded.append({"budget": budget.name, "share": round(status.share, 4)})
+    if exceeded:
+        return Finding(
+            "budgets",
+            False,
+            {"exceeded": exceeded},
+            "Exceeded: " + ", ".join(f"{e['budget']} ({e['share']:.0%})" for e in exceeded) + ".",
+        )
+    return Finding("budgets", True, {"budgets": budgets.count()}, "No budget is exceeded.")
+
+
+def _coverage_rule(version: ModelVersion, footprint: VersionFootprint) -> Finding:
+    threshold = version.project.min_telemetry_coverage
+    short = [rf for rf in footprint.runs if rf.coverage < threshold and not rf.run.coverage_exception]
+    evidence = {
+        "threshold": threshold,
+        "runs": {rf.run.label: round(rf.coverage, 4) for rf in footprint.runs},
+        "exceptions": [rf.run.label for rf in footprint.runs if rf.run.coverage_exception],
+    }
+    if not footprint.runs:
+        return Finding("telemetry_coverage", False, evidence, "No runs recorded: nothing was measured.")
+    if short:
+        names = ", ".join(f"{rf.run.label} ({rf.coverage:.0%})" for rf in short)
+        return Finding(
+            "telemetry_coverage",
+            False,
+            evidence,
+            f"Telemetry coverage below {threshold:.0%} without an approved exception: {names}.",
+        )
+    return Finding(
+        "telemetry_coverage",
+        True,
+        evidence,
+        f"Every run is covered to at least {threshold:.0%} or has an approved exception.",
+    )
+
+
+def _regression_rule(version: ModelVersion, footprint: VersionFootprint, review: ImpactReview | None) -> Finding:
+    previous = (
+        ModelVersion.objects.filter(registered_model=version.registered_model, status=VersionStatus.RELEASED)
+        .exclude(pk=version.pk)
+        .order_by("-released_at")
+        .first()
+    )
+    if previous is None:
+        return Finding("per_token_regression", True, {}, "No earlier release of this model to compare with.")
+    before = version_footprint(previous).per_1k_tokens_kgco2e
+    now = footprint.per_1k_tokens_kgco2e
+    if before is None or now is None:
+        return Finding(
+            "per_token_regression",
+            True,
+            {"previous": previous.pk},
+            "Per-token footprint not measured for both releases yet; the post-deployment review will compare them.",
+        )
+    change = now.central / before.central - 1 if before.central else 0.0
+    evidence = {
+        "previous": previous.pk,
+        "previous_kgco2e_per_1k_tokens": before.central,
+        "kgco2e_per_1k_tokens": now.central,
+        "change": round(change, 4),
+        "allowed": version.project.max_regression,
+    }
+    if change <= version.project.max_regression:
+        return Finding("per_token_regression", True, evidence, f"Per-token carbon changed by {change:+.1%}.")
+    if review is not None and review.justification.strip():
+        return Finding(
+            "per_token_regression",
+            True,
+            evidence,
+            f"Per-token carbon rose {change:+.1%}, justified in review #{review.pk}.",
+        )
+    return Finding(
+        "per_token_regression",
+        False,
+        evidence,
+        f"Per-token carbon rose {change:+.1%} (allowed {version.project.max_regression:+.0%}) "
+        "and the review gives no justification.",
+    )
+
+
+def evaluate_release_gate(*, version: ModelVersion, actor: AbstractBaseUser) -> GateDecision:
+    require_visible(actor, version.project)
+    footprint = version_footprint(version)
+    current = digest(snapshot(footprint))
+    review_finding, review = _review_rule(version, current)
+    findings = [
+        review_finding,
+        _budget_rule(version),
+        _coverage_rule(version, footprint),
+        _regression_rule(version, footprint, review),
+    ]
+    evidence = digest({"policy": POLICY_VERSION, "snapshot": current, "findings": [asdict(f) for f in findings]})
+    return GateDecision(all(f.passed for f in findings), POLICY_VERSION, evidence, timezone.now() + VALID_FOR, findings)
+
+
+class GateClosed(Conflict):
+    def __init__(self, decision: GateDecision) -> None:
+        failed = " ".join(f.message for f in decision.findings if not f.passed)
+        super().__init__(f"The release gate is closed: {failed}")
+        self.decision = decision
+
+
+@transaction.atomic
+def release_version(*, version: ModelVersion, actor: AbstractBaseUser) -> tuple[ModelVersion, GateDecision]:
+    """Releases the version if, and only if, the gate allows it now."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    require_registry_editor(actor, version.project)  # the owner, ML leads and pipelines release
+    if version.status == VersionStatus.RELEASED:
+        raise Conflict(f"{version} is already released.")
+    decision = evaluate_release_gate(version=version, actor=actor)
+    if not decision.allowed:
+        audit.record(
+            actor=actor,
+            action="release.refused",
+            obj=version,
+            project_id=version.project.pk,
+            payload=decision.as_dict(),
+        )
+        raise GateClosed(decision)
+    with connection.cursor() as cursor:  # the database lets only this path set `released` (migration 0004)
+        cursor.execute("SET LOCAL greenlight.release_gate = 'open'")
+    version.status, version.released_at = VersionStatus.RELEASED, timezone.now()
+    version.save(update_fields=["status", "released_at"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL greenlight.release_gate = ''")
+    audit.record(
+        actor=actor, action="release.released", obj=version, project_id=version.project.pk, payload=decision.as_dict()
+    )
+    return version, decision

@@ -1,0 +1,187 @@
+"""The pre-release environmental impact review: a state machine with required
+sign-off roles and separation of duties, enforced here for every interface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from governance.access import require_registry_editor, require_visible, roles_in
+from governance.errors import Conflict, GovernanceError, NotPermitted
+from governance.models import (
+    REVIEW_SECTIONS,
+    ImpactReview,
+    ModelVersion,
+    ReviewComment,
+    ReviewDecision,
+    ReviewKind,
+    ReviewState,
+    Role,
+)
+from governance.services import audit
+from governance.services.footprints import digest, snapshot, version_footprint
+from governance.services.notifications import notify
+
+EDITABLE = (ReviewState.DRAFT, ReviewState.CHANGES_REQUESTED)
+OPEN = (ReviewState.SUBMITTED, ReviewState.IN_REVIEW)
+
+
+def _log(review: ImpactReview, actor: Any, action: str, payload: dict[str, Any] | None = None) -> None:
+    audit.record(
+        actor=actor,
+        action=f"review.{action}",
+        obj=review,
+        project_id=review.model_version.project.pk,
+        payload={"version": review.model_version_id, "state": review.state, **(payload or {})},
+    )
+
+
+@transaction.atomic
+def create_review(
+    *, version: ModelVersion, author: AbstractBaseUser, kind: str = ReviewKind.PRE_RELEASE, **content: str
+) -> ImpactReview:
+    require_registry_editor(author, version.project)
+    if ImpactReview.objects.filter(model_version=version, state__in=[*EDITABLE, *OPEN], kind=kind).exists():
+        raise Conflict(f"Version {version} already has an open {kind.replace('_', '-')} review.")
+    review = ImpactReview.objects.create(
+        model_version=version, author=author, kind=kind, **{k: v for k, v in content.items() if k in REVIEW_SECTIONS}
+    )
+    _log(review, author, "created")
+    return review
+
+
+@transaction.atomic
+def update_review(*, review: ImpactReview, actor: AbstractBaseUser, content: dict[str, str]) -> ImpactReview:
+    review = ImpactReview.objects.select_for_update().get(pk=review.pk)
+    if actor.pk != review.author_id:
+        require_visible(actor, review.model_version.project)
+        raise NotPermitted("Only the review's author edits its assessment.")
+    if review.state == ReviewState.CHANGES_REQUESTED:
+        review.state = ReviewState.DRAFT  # editing after a request for changes reopens the draft
+    if review.state != ReviewState.DRAFT:
+        raise Conflict(f"A review that is {review.get_state_display().lower()} cannot be edited.")
+    for name in REVIEW_SECTIONS:
+        if name in content:
+            setattr(review, name, content[name])
+    review.save()
+    _log(review, actor, "edited", {"sections": sorted(set(content) & set(REVIEW_SECTIONS))})
+    return review
+
+
+@transaction.atomic
+def submit_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactReview:
+    """Freezes the version's figures into the review and asks for sign-off."""
+    review = ImpactReview.objects.select_for_update().get(pk=review.pk)
+    require_registry_editor(actor, review.model_version.project)
+    if review.state not in EDITABLE:
+        raise Conflict(f"Only a draft can be submitted; this review is {review.get_state_display().lower()}.")
+    missing = [name for name in ("goal_and_scope", "training_inventory") if not getattr(review, name).strip()]
+    if missing:
+        raise GovernanceError(
+            "Fill in the assessment before submitting.",
+            field_errors={name: ["Required before submission."] for name in missing},
+        )
+    frozen = snapshot(version_footprint(review.model_version))
+    review.snapshot, review.snapshot_digest = frozen, digest(frozen)
+    review.state, review.submitted_by, review.submitted_at = ReviewState.SUBMITTED, actor, timezone.now()
+    review.save()
+    _log(review, actor, "submitted", {"snapshot_digest": review.snapshot_digest})
+    project = review.model_version.project
+    notify(
+        project=project,
+        event="review.submitted",
+        subject=f"Impact review of {review.model_version} to sign",
+        message=f"{actor} submitted the impact review of {review.model_version} for sign-off.",
+        payload={"review": review.pk, "version": review.model_version_id},
+    )
+    return review
+
+
+def required_roles(review: ImpactReview) -> list[Role]:
+    return [Role(r) for r in review.model_version.project.signoff_roles]
+
+
+def missing_signoffs(review: ImpactReview) -> list[Role]:
+    approved = {
+        d.role
+        for d in review.decisions.filter(verdict=ReviewDecision.Verdict.APPROVE, snapshot_digest=review.snapshot_digest)
+    }
+    return [role for role in required_roles(review) if role.value not in approved]
+
+
+@transaction.atomic
+def decide(
+    *, review: ImpactReview, reviewer: AbstractBaseUser, verdict: str, note: str, role: str | None = None
+) -> ImpactReview:
+    """Records a reviewer's decision. Separation of duties: the reviewer holds a required
+    role, is neither the author nor the submitter, and has not already signed."""
+    review = ImpactReview.objects.select_for_update().get(pk=review.pk)
+    project = review.model_version.project
+    require_visible(reviewer, project)
+    if review.state not in OPEN:
+        raise Conflict(f"This review is {review.get_state_display().lower()}: there is nothing to decide.")
+    if not note.strip():
+        raise GovernanceError("Every decision carries a note.", field_errors={"note": ["Required."]})
+    if reviewer.pk in (review.author_id, review.submitted_by_id):
+        raise NotPermitted("Separation of duties: the author or submitter of a review cannot decide on it.")
+    held = roles_in(reviewer, project) & set(required_roles(review))
+    if role is not None:
+        held = {r for r in held if r.value == role}
+    if not held:
+        needed = ", ".join(r.label for r in required_roles(review))
+        raise NotPermitted(f"Deciding on this review needs one of the sign-off roles: {needed}.")
+    if review.decisions.filter(reviewer=reviewer, snapshot_digest=review.snapshot_digest).exists():
+        raise NotPermitted("Separation of duties: each sign-off is by a different person; you have already decided.")
+    open_roles = [r for r in missing_signoffs(review) if r in held]
+    chosen = open_roles[0] if open_roles else sorted(held, key=lambda r: r.value)[0]
+    ReviewDecision.objects.create(
+        review=review,
+        reviewer=reviewer,
+        role=chosen,
+        verdict=verdict,
+        note=note.strip(),
+        snapshot_digest=review.snapshot_digest,
+    )
+    if verdict == ReviewDecision.Verdict.APPROVE:
+        review.state = ReviewState.IN_REVIEW if missing_signoffs(review) else ReviewState.APPROVED
+    elif verdict == ReviewDecision.Verdict.REQUEST_CHANGES:
+        review.state = ReviewState.CHANGES_REQUESTED
+    else:
+        review.state = ReviewState.REJECTED
+    if review.state in (ReviewState.APPROVED, ReviewState.REJECTED):
+        review.decided_at = timezone.now()
+    review.save()
+    _log(review, reviewer, verdict, {"role": chosen.value, "note": note.strip()})
+    return review
+
+
+@transaction.atomic
+def withdraw_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactReview:
+    review = ImpactReview.objects.select_for_update().get(pk=review.pk)
+    require_visible(actor, review.model_version.project)
+    if actor.pk != review.author_id:
+        raise NotPermitted("Only the author withdraws a review.")
+    if review.state in (ReviewState.APPROVED, ReviewState.REJECTED, ReviewState.WITHDRAWN):
+        raise Conflict(f"A review that is {review.get_state_display().lower()} cannot be withdrawn.")
+    review.state = ReviewState.WITHDRAWN
+    review.save(update_fields=["state"])
+    _log(review, actor, "withdrawn")
+    return review
+
+
+@transaction.atomic
+def comment(*, review: ImpactReview, author: AbstractBaseUser, body: str) -> ReviewComment:
+    require_visible(author, review.model_version.project)
+    if not body.strip():
+        raise GovernanceError("A comment needs text.", field_errors={"body": ["Required."]})
+    note = ReviewComment.objects.create(review=review, author=author, body=body.strip())
+    _log(review, author, "commented", {"comment": note.pk})
+    return note
+
+
+def is_current(review: ImpactReview) -> bool:
+    """Whether the figures the review approved are still the version's figures."""
+    return review.snapshot_digest == digest(snapshot(version_footprint(review.model_version)))
