@@ -81,3 +81,12 @@ def reference_data(transactional_db: None) -> None:
 
     if not GridRegion.objects.exists():
         call_command("load_reference_data", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def forget_partitions() -> None:
+    # Tests roll their transactions back, partitions included; a test that runs
+    # on-commit callbacks would otherwise leave the in-process cache believing in them.
+    from telemetry import partitions
+
+    partitions._known.clear()

@@ -10,15 +10,30 @@ from rest_framework import serializers
 
 from config.api import StrictSerializer
 from governance.models import (
+    REVIEW_SECTIONS,
     Adaptation,
+    AuditEvent,
+    Budget,
+    Deployment,
+    ImpactReview,
     Membership,
     Modality,
     ModelVersion,
     Precision,
     Project,
     RegisteredModel,
+    ReviewComment,
+    ReviewDecision,
     Role,
+    Run,
+    RunStatus,
+    Stage,
+    Webhook,
+    WebhookDelivery,
 )
+from governance.services.footprints import RunFootprint, VersionFootprint
+from lca.api.serializers import estimate_data
+from lca.models import Facility, HardwareModel
 
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
@@ -133,3 +148,258 @@ class MembershipOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         # roles are prefetched by the view; this reads the cache, it runs no query.
         labels = {group.name for group in membership.roles.all()}
         return [role.value for role in Role if role.label in labels]
+
+
+# --- runs, deployments, budgets, webhooks, reviews (input) ---
+
+
+class RunInput(StrictSerializer):
+    model_version = VisibleRelatedField(queryset=ModelVersion.objects.all())
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
+    hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
+    accelerator_count = serializers.IntegerField(min_value=1)
+    label = serializers.CharField(max_length=200)
+    estimate = serializers.DictField(required=False, allow_null=True, help_text="A POST /estimates/ body.")
+    started_at = serializers.DateTimeField(required=False)
+
+
+class CloseRunInput(StrictSerializer):
+    status = serializers.ChoiceField(choices=[RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.ABANDONED])
+    ended_at = serializers.DateTimeField(required=False)
+
+
+class NoteInput(StrictSerializer):
+    note = serializers.CharField(allow_blank=True)
+
+
+class DeploymentInput(StrictSerializer):
+    model_version = VisibleRelatedField(queryset=ModelVersion.objects.all())
+    name = serializers.CharField(max_length=200)
+    facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
+    hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
+    accelerator_count = serializers.IntegerField(min_value=1)
+    label = serializers.CharField(max_length=200)
+    started_at = serializers.DateTimeField(required=False)
+    expected_tokens_per_month = serializers.FloatField(min_value=0, required=False, allow_null=True)
+
+
+class UsageInput(StrictSerializer):
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    requests = serializers.IntegerField(min_value=0)
+    input_tokens = serializers.IntegerField(min_value=0)
+    output_tokens = serializers.IntegerField(min_value=0)
+
+
+class BudgetInput(StrictSerializer):
+    project = VisibleRelatedField(queryset=Project.objects.all())
+    model_version = VisibleRelatedField(queryset=ModelVersion.objects.all(), required=False, allow_null=True)
+    name = serializers.CharField(max_length=200)
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    limit_kwh = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    limit_kgco2e = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    warn_at = serializers.FloatField(min_value=0.01, max_value=0.99, default=0.8)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("limit_kwh") is None and attrs.get("limit_kgco2e") is None:
+            raise serializers.ValidationError({"limit_kwh": ["Give a limit in kWh, kgCO2e or both."]})
+        if attrs["period_end"] < attrs["period_start"]:
+            raise serializers.ValidationError({"period_end": ["Ends before it starts."]})
+        return attrs
+
+
+class WebhookInput(StrictSerializer):
+    project = VisibleRelatedField(queryset=Project.objects.all())
+    url = serializers.URLField()
+    secret = serializers.CharField(min_length=16, max_length=100)
+
+
+class ReviewInput(StrictSerializer):
+    model_version = VisibleRelatedField(queryset=ModelVersion.objects.all())
+    goal_and_scope = serializers.CharField(required=False, allow_blank=True)
+    training_inventory = serializers.CharField(required=False, allow_blank=True)
+    inference_projection = serializers.CharField(required=False, allow_blank=True)
+    comparison = serializers.CharField(required=False, allow_blank=True)
+    mitigations = serializers.CharField(required=False, allow_blank=True)
+    hardware_and_suppliers = serializers.CharField(required=False, allow_blank=True)
+    justification = serializers.CharField(required=False, allow_blank=True)
+
+
+class ReviewUpdate(ReviewInput):
+    model_version = None  # type: ignore[assignment]
+
+
+class DecisionInput(StrictSerializer):
+    verdict = serializers.ChoiceField(choices=ReviewDecision.Verdict.choices)
+    note = serializers.CharField(allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+
+
+class CommentInput(StrictSerializer):
+    body = serializers.CharField(allow_blank=True)
+
+
+# --- output ---
+
+
+class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    facility = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    hardware = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "model_version",
+            "stage",
+            "status",
+            "facility",
+            "hardware",
+            "accelerator_count",
+            "label",
+            "estimate",
+            "started_at",
+            "ended_at",
+            "coverage_exception",
+        ]
+
+
+class DeploymentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    facility = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    hardware = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "model_version",
+            "name",
+            "facility",
+            "hardware",
+            "accelerator_count",
+            "label",
+            "started_at",
+            "ended_at",
+            "expected_tokens_per_month",
+        ]
+
+
+class BudgetOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Budget
+        fields = [
+            "id",
+            "project",
+            "model_version",
+            "name",
+            "period_start",
+            "period_end",
+            "limit_kwh",
+            "limit_kgco2e",
+            "warn_at",
+            "level",
+        ]
+
+
+class WebhookOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Webhook
+        fields = ["id", "project", "url", "active", "created_at"]
+
+
+class DeliveryOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "event", "state", "attempts", "response_status", "last_error", "created_at", "delivered_at"]
+
+
+class DecisionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    reviewer = serializers.CharField(source="reviewer.username")
+
+    class Meta:
+        model = ReviewDecision
+        fields = ["reviewer", "role", "verdict", "note", "snapshot_digest", "created_at"]
+
+
+class CommentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    author = serializers.CharField(source="author.username")
+
+    class Meta:
+        model = ReviewComment
+        fields = ["id", "author", "body", "created_at"]
+
+
+class ReviewOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    author = serializers.CharField(source="author.username")
+    submitted_by = serializers.CharField(source="submitted_by.username", allow_null=True, default=None)
+    decisions = DecisionOutput(many=True, read_only=True)
+
+    class Meta:
+        model = ImpactReview
+        fields = [
+            "id",
+            "model_version",
+            "kind",
+            "state",
+            "author",
+            "submitted_by",
+            "submitted_at",
+            *REVIEW_SECTIONS,
+            "snapshot",
+            "snapshot_digest",
+            "decisions",
+            "created_at",
+            "decided_at",
+        ]
+
+
+class AuditEventOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "actor", "action", "object_type", "object_id", "payload", "created_at", "prev_hash", "hash"]
+
+
+def _range(value: Any) -> dict[str, float] | None:
+    return None if value is None else value.as_dict()
+
+
+def run_footprint_data(rf: RunFootprint) -> dict[str, Any]:
+    return {
+        "run": rf.run.pk,
+        "label": rf.run.label,
+        "status": rf.run.status,
+        "source": rf.source,
+        "coverage": rf.coverage,
+        "method": rf.method,
+        "accelerator_hours": rf.accelerator_hours,
+        "note": rf.note,
+        "result": estimate_data(rf.result),
+    }
+
+
+def version_footprint_data(vf: VersionFootprint) -> dict[str, Any]:
+    return {
+        "version": vf.version.pk,
+        "totals": {name: _range(value) for name, value in vf.totals.items()},
+        "base_share": {name: _range(value) for name, value in vf.base_share.items()},
+        "per_1k_tokens_kgco2e": _range(vf.per_1k_tokens_kgco2e),
+        "per_request_kgco2e": _range(vf.per_request_kgco2e),
+        "projected_per_1k_tokens_kgco2e": _range(vf.projected_per_1k_tokens_kgco2e),
+        "min_coverage": vf.min_coverage,
+        "runs": [run_footprint_data(rf) for rf in vf.runs],
+        "deployments": [
+            {
+                "deployment": d.deployment.pk,
+                "tokens": d.tokens,
+                "requests": d.requests,
+                "energy_kwh": d.energy_kwh,
+                "coverage": d.coverage,
+                "note": d.note,
+                "per_1k_tokens_kgco2e": _range(d.result.footprint.per_1k_tokens_kgco2e) if d.result else None,
+            }
+            for d in vf.deployments
+        ],
+        "notes": vf.notes,
+    }

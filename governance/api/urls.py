@@ -11,3 +11,25 @@ urlpatterns = [
     path("model-versions/", views.ModelVersionListView.as_view(), name="api-model-versions"),
     path("model-versions/<int:pk>/", views.ModelVersionDetailView.as_view(), name="api-model-version"),
 ]
+
+urlpatterns += [
+    path("model-versions/<int:pk>/footprint/", views.VersionFootprintView.as_view(), name="api-version-footprint"),
+    path("model-versions/<int:pk>/release-gate/", views.ReleaseGateView.as_view(), name="api-release-gate"),
+    path("model-versions/<int:pk>/release/", views.ReleaseView.as_view(), name="api-release"),
+    path("runs/", views.RunListView.as_view(), name="api-runs"),
+    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="api-run"),
+    path("runs/<int:pk>/close/", views.RunCloseView.as_view(), name="api-run-close"),
+    path("runs/<int:pk>/coverage-exception/", views.RunCoverageExceptionView.as_view(), name="api-run-exception"),
+    path("deployments/", views.DeploymentListView.as_view(), name="api-deployments"),
+    path("deployments/<int:pk>/usage/", views.UsageView.as_view(), name="api-deployment-usage"),
+    path("budgets/", views.BudgetListView.as_view(), name="api-budgets"),
+    path("webhooks/", views.WebhookListView.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/deliveries/", views.WebhookDeliveriesView.as_view(), name="api-webhook-deliveries"),
+    path("reviews/", views.ReviewListView.as_view(), name="api-reviews"),
+    path("reviews/<int:pk>/", views.ReviewDetailView.as_view(), name="api-review"),
+    path("reviews/<int:pk>/submit/", views.ReviewSubmitView.as_view(), name="api-review-submit"),
+    path("reviews/<int:pk>/withdraw/", views.ReviewWithdrawView.as_view(), name="api-review-withdraw"),
+    path("reviews/<int:pk>/decisions/", views.ReviewDecisionView.as_view(), name="api-review-decisions"),
+    path("reviews/<int:pk>/comments/", views.ReviewCommentView.as_view(), name="api-review-comments"),
+    path("audit-events/", views.AuditEventListView.as_view(), name="api-audit-events"),
+]

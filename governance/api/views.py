@@ -15,8 +15,21 @@ from config.api import StrictSerializer
 from governance.access import require_visible
 from governance.api import serializers as s
 from governance.api.permissions import HasTokenScope
-from governance.models import Membership, ModelVersion, Project, RegisteredModel, TokenScope
-from governance.services import registry
+from governance.models import (
+    AuditEvent,
+    Budget,
+    Deployment,
+    ImpactReview,
+    Membership,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    Run,
+    TokenScope,
+    Webhook,
+    WebhookDelivery,
+)
+from governance.services import budgets, footprints, notifications, registry, release_gate, reviews, runs
 
 
 class RegistryView(generics.GenericAPIView):  # type: ignore[type-arg]
@@ -133,14 +146,245 @@ class ModelVersionListView(RegistryView, generics.ListAPIView):  # type: ignore[
         return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
-class ModelVersionDetailView(RegistryView, generics.RetrieveAPIView):  # type: ignore[type-arg]
+class ModelVersionBase(RegistryView):
     serializer_class = s.ModelVersionOutput
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
         return ModelVersion.objects.visible_to(self.request.user).select_related("registered_model")
 
+
+class ModelVersionDetailView(ModelVersionBase, generics.RetrieveAPIView):  # type: ignore[type-arg]
     @extend_schema(request=s.ModelVersionUpdate, responses={200: s.ModelVersionOutput})
     def patch(self, request: Request, pk: int) -> Response:
         changes = self.validated(s.ModelVersionUpdate, partial=True)
         version = registry.update_version(version=self.get_object(), actor=request.user, changes=changes)
         return Response(s.ModelVersionOutput(version).data)
+
+
+# --- runs and deployments ---
+
+
+class RunBase(RegistryView):
+    serializer_class = s.RunOutput
+
+    def get_queryset(self) -> QuerySet[Run]:
+        return Run.objects.filter(model_version__in=ModelVersion.objects.visible_to(self.request.user)).select_related(
+            "facility", "hardware"
+        )
+
+
+class RunListView(RunBase, generics.ListAPIView):  # type: ignore[type-arg]
+    filterset_fields = ["model_version", "status", "stage", "label"]
+
+    @extend_schema(request=s.RunInput, responses={201: s.RunOutput})
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.RunInput)
+        run = runs.open_run(version=data.pop("model_version"), actor=request.user, **data)
+        return Response(s.RunOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailView(RunBase, generics.RetrieveAPIView):  # type: ignore[type-arg]
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        run = self.get_object()
+        return Response({**s.RunOutput(run).data, "footprint": s.run_footprint_data(footprints.run_footprint(run))})
+
+
+class RunCloseView(RunBase):
+    @extend_schema(request=s.CloseRunInput, responses={200: s.RunOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        run = runs.close_run(run=self.get_object(), actor=request.user, **self.validated(s.CloseRunInput))
+        return Response(s.RunOutput(run).data)
+
+
+class RunCoverageExceptionView(RunBase):
+    @extend_schema(request=s.NoteInput, responses={200: s.RunOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        run = runs.grant_coverage_exception(
+            run=self.get_object(), actor=request.user, note=self.validated(s.NoteInput)["note"]
+        )
+        return Response(s.RunOutput(run).data)
+
+
+class DeploymentBase(RegistryView):
+    serializer_class = s.DeploymentOutput
+
+    def get_queryset(self) -> QuerySet[Deployment]:
+        return Deployment.objects.filter(model_version__in=ModelVersion.objects.visible_to(self.request.user))
+
+
+class DeploymentListView(DeploymentBase, generics.ListAPIView):  # type: ignore[type-arg]
+    filterset_fields = ["model_version", "label"]
+
+    @extend_schema(request=s.DeploymentInput, responses={201: s.DeploymentOutput})
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.DeploymentInput)
+        deployment = runs.open_deployment(version=data.pop("model_version"), actor=request.user, **data)
+        return Response(s.DeploymentOutput(deployment).data, status=status.HTTP_201_CREATED)
+
+
+class UsageView(DeploymentBase):
+    @extend_schema(request=s.UsageInput, responses={201: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        report = runs.record_usage(deployment=self.get_object(), actor=request.user, **self.validated(s.UsageInput))
+        return Response({"id": report.pk}, status=status.HTTP_201_CREATED)
+
+
+# --- footprint, release gate, release ---
+
+
+class VersionFootprintView(ModelVersionBase):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(s.version_footprint_data(footprints.version_footprint(self.get_object())))
+
+
+class ReleaseGateView(ModelVersionBase):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Whether this version may be released now, one finding per rule."""
+        decision = release_gate.evaluate_release_gate(version=self.get_object(), actor=request.user)
+        return Response(decision.as_dict())
+
+
+class ReleaseView(ModelVersionBase):
+    scope_write = TokenScope.RELEASE
+
+    @extend_schema(request=None, responses={200: dict, 409: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        """Releases the version when the gate allows it; otherwise 409 with the findings."""
+        try:
+            version, decision = release_gate.release_version(version=self.get_object(), actor=request.user)
+        except release_gate.GateClosed as closed:
+            return Response(
+                {"message": closed.message, "errors": {}, **closed.decision.as_dict()}, status=status.HTTP_409_CONFLICT
+            )
+        return Response({**s.ModelVersionOutput(version).data, "gate": decision.as_dict()})
+
+
+# --- budgets and webhooks ---
+
+
+class BudgetListView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = s.BudgetOutput
+    filterset_fields = ["project", "model_version", "level"]
+
+    def get_queryset(self) -> QuerySet[Budget]:
+        return Budget.objects.filter(project__in=Project.objects.visible_to(self.request.user))
+
+    @extend_schema(request=s.BudgetInput, responses={201: s.BudgetOutput})
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.BudgetInput)
+        budget = budgets.create_budget(project=data.pop("project"), actor=request.user, **data)
+        budgets.check_budgets(project=budget.project)
+        budget.refresh_from_db()
+        return Response(s.BudgetOutput(budget).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookListView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = s.WebhookOutput
+
+    def get_queryset(self) -> QuerySet[Webhook]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Webhook.objects.none()
+        return Webhook.objects.filter(project__owner=self.request.user)
+
+    @extend_schema(request=s.WebhookInput, responses={201: s.WebhookOutput})
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.WebhookInput)
+        hook = notifications.add_webhook(
+            project=data["project"], actor=request.user, url=data["url"], secret=data["secret"]
+        )
+        return Response(s.WebhookOutput(hook).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDeliveriesView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = s.DeliveryOutput
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookDelivery.objects.none()
+        return WebhookDelivery.objects.filter(webhook__project__owner=self.request.user, webhook_id=self.kwargs["pk"])
+
+    @extend_schema(request=None, responses={201: s.DeliveryOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        """Sends a test delivery now and shows how it went."""
+        hook = generics.get_object_or_404(Webhook.objects.filter(project__owner=request.user), pk=pk)
+        return Response(
+            s.DeliveryOutput(notifications.test_delivery(webhook=hook)).data, status=status.HTTP_201_CREATED
+        )
+
+
+# --- impact reviews ---
+
+
+class ReviewBase(RegistryView):
+    serializer_class = s.ReviewOutput
+
+    def get_queryset(self) -> QuerySet[ImpactReview]:
+        return (
+            ImpactReview.objects.filter(model_version__in=ModelVersion.objects.visible_to(self.request.user))
+            .select_related("author", "submitted_by")
+            .prefetch_related("decisions__reviewer")
+        )
+
+
+class ReviewListView(ReviewBase, generics.ListAPIView):  # type: ignore[type-arg]
+    filterset_fields = ["model_version", "state", "kind"]
+
+    @extend_schema(request=s.ReviewInput, responses={201: s.ReviewOutput})
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.ReviewInput)
+        review = reviews.create_review(version=data.pop("model_version"), author=request.user, **data)
+        return Response(s.ReviewOutput(review).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewDetailView(ReviewBase, generics.RetrieveAPIView):  # type: ignore[type-arg]
+    @extend_schema(request=s.ReviewUpdate, responses={200: s.ReviewOutput})
+    def patch(self, request: Request, pk: int) -> Response:
+        review = reviews.update_review(
+            review=self.get_object(), actor=request.user, content=self.validated(s.ReviewUpdate, partial=True)
+        )
+        return Response(s.ReviewOutput(review).data)
+
+
+class ReviewSubmitView(ReviewBase):
+    @extend_schema(request=None, responses={200: s.ReviewOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        return Response(s.ReviewOutput(reviews.submit_review(review=self.get_object(), actor=request.user)).data)
+
+
+class ReviewWithdrawView(ReviewBase):
+    @extend_schema(request=None, responses={200: s.ReviewOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        return Response(s.ReviewOutput(reviews.withdraw_review(review=self.get_object(), actor=request.user)).data)
+
+
+class ReviewDecisionView(ReviewBase):
+    @extend_schema(request=s.DecisionInput, responses={200: s.ReviewOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.validated(s.DecisionInput)
+        review = reviews.decide(review=self.get_object(), reviewer=request.user, **data)
+        return Response(s.ReviewOutput(review).data)
+
+
+class ReviewCommentView(ReviewBase):
+    @extend_schema(responses={200: s.CommentOutput(many=True)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(s.CommentOutput(self.get_object().comments.select_related("author"), many=True).data)
+
+    @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        note = reviews.comment(
+            review=self.get_object(), author=request.user, body=self.validated(s.CommentInput)["body"]
+        )
+        return Response(s.CommentOutput(note).data, status=status.HTTP_201_CREATED)
+
+
+class AuditEventListView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = s.AuditEventOutput
+    filterset_fields = ["object_type", "object_id", "action", "project_id"]
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        visible = Project.objects.visible_to(self.request.user).values("pk")
+        return AuditEvent.objects.filter(project_id__in=visible)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from django.db import transaction
 
-from governance.models import Budget, Project, Run
+from governance.access import require_role
+from governance.models import Budget, Project, Role, Run
 from governance.services import audit
 from governance.services.footprints import run_footprint
 from governance.services.notifications import notify
@@ -81,3 +83,19 @@ def check_budgets(*, project: Project) -> list[BudgetStatus]:
                 payload=payload,
             )
     return statuses
+
+
+@transaction.atomic
+def create_budget(*, project: Project, actor: Any, **fields: Any) -> Budget:
+    """Budgets are set by the project's owner or a sustainability officer."""
+    if project.owner_id != actor.pk:
+        require_role(actor, project, Role.SUSTAINABILITY_OFFICER)
+    budget = Budget.objects.create(project=project, **fields)
+    audit.record(
+        actor=actor,
+        action="budget.created",
+        obj=budget,
+        project_id=project.pk,
+        payload={k: str(v) for k, v in fields.items()},
+    )
+    return budget

@@ -17,7 +17,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from governance.errors import NotPermitted
 from governance.models import Membership, Project, Role, Webhook, WebhookDelivery
+from governance.services import audit
 
 SIGNATURE_HEADER = "X-Greenlight-Signature"
 DELIVERY_HEADER = "X-Greenlight-Delivery"
@@ -83,3 +85,12 @@ def test_delivery(*, webhook: Webhook) -> WebhookDelivery:
     delivery = WebhookDelivery.objects.create(webhook=webhook, event="ping", payload={"event": "ping"})
     deliver(delivery)
     return delivery
+
+
+@transaction.atomic
+def add_webhook(*, project: Project, actor: Any, url: str, secret: str) -> Webhook:
+    if project.owner_id != actor.pk:
+        raise NotPermitted(f"Only the owner of project '{project.slug}' manages its webhooks.")
+    hook = Webhook.objects.create(project=project, url=url, secret=secret)
+    audit.record(actor=actor, action="webhook.added", obj=hook, project_id=project.pk, payload={"url": url})
+    return hook

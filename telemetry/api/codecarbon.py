@@ -45,7 +45,7 @@ class ExperimentInput(serializers.Serializer):  # type: ignore[type-arg]
     cloud_region = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
 
-class RunInput(serializers.Serializer):  # type: ignore[type-arg]
+class CodeCarbonRunInput(serializers.Serializer):  # type: ignore[type-arg]
     timestamp = serializers.DateTimeField()
     experiment_id = serializers.UUIDField()
     os = serializers.CharField(required=False, allow_null=True, allow_blank=True)
@@ -127,9 +127,9 @@ class ExperimentDetail(CodeCarbonView):
 
 
 class RunList(CodeCarbonView):
-    @extend_schema(request=RunInput, responses={201: dict})
+    @extend_schema(request=CodeCarbonRunInput, responses={201: dict})
     def post(self, request: Request) -> Response:
-        data = self.validated(RunInput)
+        data = self.validated(CodeCarbonRunInput)
         experiment = CodeCarbonExperiment.objects.filter(pk=data["experiment_id"], agent=request.auth).first()
         if experiment is None:
             raise exceptions.ValidationError({"experiment_id": ["Unknown experiment for this key."]})

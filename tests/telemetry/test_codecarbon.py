@@ -30,14 +30,28 @@ def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_ke
     client = codecarbon_client(agent_key)
     experiment = client.post(
         "/api/v1/codecarbon/experiments",
-        {"name": "fine-tune", "label": "aurora-ft-7", "country_iso_code": "FRA", "description": "",
-         "on_cloud": False, "project_id": "00000000-0000-0000-0000-000000000000", "timestamp": "2026-01-01T00:00:00Z"},
+        {
+            "name": "fine-tune",
+            "label": "aurora-ft-7",
+            "country_iso_code": "FRA",
+            "description": "",
+            "on_cloud": False,
+            "project_id": "00000000-0000-0000-0000-000000000000",
+            "timestamp": "2026-01-01T00:00:00Z",
+        },
         format="json",
     ).json()
     tracker = OfflineEmissionsTracker(
-        country_iso_code="FRA", api_endpoint=f"{live_server.url}/api/v1/codecarbon", api_key=agent_key,
-        experiment_id=experiment["id"], save_to_api=True, save_to_file=False, measure_power_secs=1,
-        api_call_interval=1, log_level="error", pue=1.2,
+        country_iso_code="FRA",
+        api_endpoint=f"{live_server.url}/api/v1/codecarbon",
+        api_key=agent_key,
+        experiment_id=experiment["id"],
+        save_to_api=True,
+        save_to_file=False,
+        measure_power_secs=1,
+        api_call_interval=1,
+        log_level="error",
+        pue=1.2,
     )
     tracker.start()
     deadline = time.time() + 3.5
@@ -74,7 +88,8 @@ def test_runs_of_another_keys_experiment_are_refused(db):
     _, token = create_enrolment_token(name="b")
     _, key = enrol_agent(enrolment_token=token, hostname="b")
     response = codecarbon_client(key).post(
-        "/api/v1/codecarbon/runs", {"timestamp": "2026-01-01T00:00:00Z", "experiment_id": str(experiment.id)},
+        "/api/v1/codecarbon/runs",
+        {"timestamp": "2026-01-01T00:00:00Z", "experiment_id": str(experiment.id)},
         format="json",
     )
     assert response.status_code == 400

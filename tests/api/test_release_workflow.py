@@ -1,0 +1,224 @@
+"""The whole pre-release workflow through the API, with personas: a pipeline, an
+author, two reviewers with the required roles, a reviewer without one, an outsider."""
+
+import time
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.db.utils import InternalError, ProgrammingError
+
+from governance.models import AuditEvent, ModelVersion, Role, VersionStatus
+from governance.services import registry
+from telemetry.agent.backends import SimulatedBackend
+from telemetry.rollups import roll_up_pending
+from tests.conftest import client_for, token_client
+from tests.factories import ModelVersionFactory, RegisteredModelFactory, UserFactory
+from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+
+REVIEW_TEXT = {"goal_and_scope": "Per 1,000 tokens; training and inference.", "training_inventory": "One run."}
+
+
+@pytest.fixture
+def world(team, settings):
+    settings.TELEMETRY_ROLLUP_INLINE = False
+    second_lead = UserFactory(username="mllead2")
+    registry.set_membership(project=team.project, actor=team.owner, user=second_lead, roles=[Role.ML_LEAD])
+    model = RegisteredModelFactory(project=team.project, name="aurora")
+    version = ModelVersionFactory(registered_model=model, version="2.0")
+    pipeline, _ = token_client(team.pipeline)
+    return team, second_lead, version, pipeline
+
+
+def measured_run(pipeline, version, label, *, seconds=300, telemetry=True):
+    clock = Clock(time.time() - seconds - 120)
+    started = datetime.fromtimestamp(clock.now, UTC)
+    response = pipeline.post(
+        "/api/v1/runs/",
+        {
+            "model_version": version.pk,
+            "stage": "fine_tuning",
+            "facility": "gcp-europe-west1",
+            "hardware": "h100-sxm",
+            "accelerator_count": 2,
+            "label": label,
+            "started_at": started.isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    if telemetry:
+        backend = SimulatedBackend(2, seed=hash(label) % 1000, clock=clock)
+        agent, _ = enrolled_client(f"host-{label}")
+        post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
+        roll_up_pending()
+    ended = started + timedelta(seconds=seconds)
+    closed = pipeline.post(
+        f"/api/v1/runs/{response.json()['id']}/close/",
+        {"status": "succeeded", "ended_at": ended.isoformat()},
+        format="json",
+    )
+    assert closed.status_code == 200, closed.json()
+    return response.json()["id"]
+
+
+def gate(client, version):
+    return client.get(f"/api/v1/model-versions/{version.pk}/release-gate/").json()
+
+
+def findings(answer):
+    return {f["rule"]: f["passed"] for f in answer["findings"]}
+
+
+def approved_review(team, second_lead, version):
+    author = client_for(team.ml_lead)
+    review = author.post("/api/v1/reviews/", {"model_version": version.pk, **REVIEW_TEXT}, format="json").json()
+    assert author.post(f"/api/v1/reviews/{review['id']}/submit/").status_code == 200
+    for person in (team.officer, second_lead):
+        answer = client_for(person).post(
+            f"/api/v1/reviews/{review['id']}/decisions/",
+            {"verdict": "approve", "note": "Figures checked."},
+            format="json",
+        )
+        assert answer.status_code == 200, answer.json()
+    return review["id"]
+
+
+def test_gate_refuses_until_every_rule_passes_then_allows_release(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-1")
+    answer = gate(pipeline, version)
+    assert answer["allowed"] is False and findings(answer)["approved_review"] is False
+    assert answer["policy_version"] and len(answer["evidence_digest"]) == 64 and answer["expires_at"]
+    refused = pipeline.post(f"/api/v1/model-versions/{version.pk}/release/")
+    assert refused.status_code == 409 and "No approved impact review" in refused.json()["message"]
+
+    author = client_for(team.ml_lead)
+    review = author.post("/api/v1/reviews/", {"model_version": version.pk, **REVIEW_TEXT}, format="json").json()
+    submitted = author.post(f"/api/v1/reviews/{review['id']}/submit/").json()
+    assert submitted["state"] == "submitted" and submitted["snapshot"]["totals"]["location_based_kgco2e"]
+
+    decisions = f"/api/v1/reviews/{review['id']}/decisions/"
+    own = author.post(decisions, {"verdict": "approve", "note": "mine"}, format="json")
+    assert own.status_code == 403 and "author or submitter" in own.json()["message"]
+    no_role = client_for(team.reviewer).post(decisions, {"verdict": "approve", "note": "ok"}, format="json")
+    assert no_role.status_code == 403 and "sign-off roles" in no_role.json()["message"]
+    no_note = client_for(team.officer).post(decisions, {"verdict": "approve", "note": ""}, format="json")
+    assert no_note.status_code == 400 and "note" in no_note.json()["errors"]
+
+    first = client_for(team.officer).post(decisions, {"verdict": "approve", "note": "Energy checked."}, format="json")
+    assert first.json()["state"] == "in_review"
+    twice = client_for(team.officer).post(decisions, {"verdict": "approve", "note": "again"}, format="json")
+    assert twice.status_code == 403 and "different person" in twice.json()["message"]
+    assert findings(gate(pipeline, version))["approved_review"] is False
+
+    second = client_for(second_lead).post(decisions, {"verdict": "approve", "note": "Mitigations fine."}, format="json")
+    assert second.json()["state"] == "approved"
+    answer = gate(pipeline, version)
+    assert answer["allowed"] is True, answer["findings"]
+
+    released = pipeline.post(f"/api/v1/model-versions/{version.pk}/release/")
+    assert released.status_code == 200 and released.json()["status"] == "released"
+    version.refresh_from_db()
+    assert version.status == VersionStatus.RELEASED
+    assert AuditEvent.objects.filter(action="release.released", object_id=str(version.pk)).exists()
+
+
+def test_a_change_after_approval_recloses_the_gate(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-a")
+    approved_review(team, second_lead, version)
+    assert gate(pipeline, version)["allowed"] is True
+    measured_run(pipeline, version, "ft-b")  # a new run changes the footprint
+    answer = gate(pipeline, version)
+    assert answer["allowed"] is False
+    message = next(f["message"] for f in answer["findings"] if f["rule"] == "approved_review")
+    assert "changed after the review was approved" in message
+
+
+def test_low_coverage_needs_an_officers_exception(world):
+    team, second_lead, version, pipeline = world
+    run_id = measured_run(pipeline, version, "ft-dark", telemetry=False)
+    approved_review(team, second_lead, version)
+    answer = gate(pipeline, version)
+    assert findings(answer)["telemetry_coverage"] is False
+    url = f"/api/v1/runs/{run_id}/coverage-exception/"
+    assert client_for(team.ml_lead).post(url, {"note": "x"}, format="json").status_code == 403
+    assert client_for(team.officer).post(url, {"note": "Agent not yet rolled out."}, format="json").status_code == 200
+    assert findings(gate(pipeline, version))["telemetry_coverage"] is True
+
+
+def test_an_exceeded_budget_closes_the_gate(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-big")
+    approved_review(team, second_lead, version)
+    today = datetime.now(UTC).date()
+    response = client_for(team.officer).post(
+        "/api/v1/budgets/",
+        {
+            "project": team.project.pk,
+            "name": "Q4",
+            "period_start": str(today - timedelta(days=30)),
+            "period_end": str(today + timedelta(days=30)),
+            "limit_kwh": 0.001,
+        },
+        format="json",
+    )
+    assert response.status_code == 201 and response.json()["level"] == "exceeded"
+    assert findings(gate(pipeline, version))["budgets"] is False
+    assert AuditEvent.objects.filter(action="budget.exceeded").exists()
+
+
+def test_outsiders_and_scope_limits(world):
+    team, _, version, _ = world
+    assert client_for(team.outsider).get(f"/api/v1/model-versions/{version.pk}/release-gate/").status_code == 404
+    read_only, _ = token_client(team.pipeline, ["registry:read"])
+    assert read_only.post(f"/api/v1/model-versions/{version.pk}/release/").status_code == 403
+    assert client_for(team.outsider).get("/api/v1/reviews/").json()["count"] == 0
+
+
+def test_nobody_can_release_around_the_gate(world):
+    _, _, version, _ = world
+    with pytest.raises((InternalError, ProgrammingError), match="only be released through the release gate"):
+        with transaction.atomic():
+            ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.RELEASED)
+
+
+def test_changes_requested_sends_the_review_back_to_draft(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-c")
+    author = client_for(team.ml_lead)
+    review = author.post("/api/v1/reviews/", {"model_version": version.pk, **REVIEW_TEXT}, format="json").json()
+    author.post(f"/api/v1/reviews/{review['id']}/submit/")
+    answer = client_for(team.officer).post(
+        f"/api/v1/reviews/{review['id']}/decisions/",
+        {"verdict": "request_changes", "note": "Add mitigations."},
+        format="json",
+    )
+    assert answer.json()["state"] == "changes_requested"
+    edited = author.patch(f"/api/v1/reviews/{review['id']}/", {"mitigations": "BF16; region choice."}, format="json")
+    assert edited.json()["state"] == "draft"
+    comment = client_for(team.auditor).post(
+        f"/api/v1/reviews/{review['id']}/comments/", {"body": "Sources?"}, format="json"
+    )
+    assert comment.status_code == 201
+
+
+def test_tampered_audit_row_is_named_by_the_verify_command(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-audit")
+    out = StringIO()
+    call_command("verify_audit_chain", stdout=out)
+    assert "Audit chain intact" in out.getvalue()
+    with pytest.raises((InternalError, ProgrammingError), match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=AuditEvent.objects.first().pk).update(actor="mallory")
+    victim = AuditEvent.objects.order_by("id")[1]
+    with connection.cursor() as cursor:  # an attacker with table-owner rights goes around the trigger
+        cursor.execute("ALTER TABLE governance_auditevent DISABLE TRIGGER governance_auditevent_append_only")
+        cursor.execute('UPDATE governance_auditevent SET payload = \'{"label": "forged"}\' WHERE id = %s', [victim.pk])
+        cursor.execute("ALTER TABLE governance_auditevent ENABLE TRIGGER governance_auditevent_append_only")
+    with pytest.raises(CommandError, match=f"broken at event #{victim.pk}: its content does not match its hash"):
+        call_command("verify_audit_chain", stdout=StringIO())

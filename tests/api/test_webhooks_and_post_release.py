@@ -1,0 +1,168 @@
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+
+from governance.models import ImpactReview, ReviewKind, WebhookDelivery
+from governance.services.post_release import run_due
+from telemetry.agent.backends import SimulatedBackend
+from telemetry.rollups import roll_up_pending
+from tests.api.test_release_workflow import approved_review, measured_run, world  # noqa: F401 (fixture)
+from tests.conftest import client_for
+from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+
+SECRET = "a-long-shared-secret-for-tests"
+
+
+class Receiver:
+    """A test endpoint that records each delivery with its headers."""
+
+    def __init__(self):
+        self.received = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def test_budget_crossing_is_signed_delivered_and_mailed(world, receiver, django_capture_on_commit_callbacks):
+    team, _, version, pipeline = world
+    team.officer.email = "officer@example.org"
+    team.officer.save()
+    owner = client_for(team.owner)
+    assert (
+        owner.post(
+            "/api/v1/webhooks/", {"project": team.project.pk, "url": receiver.url, "secret": SECRET}, format="json"
+        ).status_code
+        == 201
+    )
+    today = datetime.now(UTC).date()
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(team.officer).post(
+            "/api/v1/budgets/",
+            {
+                "project": team.project.pk,
+                "name": "Year",
+                "period_start": str(today - timedelta(days=5)),
+                "period_end": str(today + timedelta(days=5)),
+                "limit_kwh": 1000,
+            },
+            format="json",
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        measured_run(pipeline, version, "ft-hook", seconds=600)
+    # The run is far below 1,000 kWh: nothing crossed yet.
+    assert receiver.received == []
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(
+            "/api/v1/budgets/",
+            {
+                "project": team.project.pk,
+                "name": "Tiny",
+                "period_start": str(today - timedelta(days=5)),
+                "period_end": str(today + timedelta(days=5)),
+                "limit_kwh": 0.01,
+                "warn_at": 0.5,
+            },
+            format="json",
+        )
+    headers, body = receiver.received[-1]
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Greenlight-Signature"], expected)
+    payload = json.loads(body)
+    assert payload["event"] == "budget.exceeded" and payload["delivery"] == headers["X-Greenlight-Delivery"]
+    assert WebhookDelivery.objects.get(pk=payload["delivery"]).state == "delivered"
+    assert mail.outbox and mail.outbox[-1].to == ["officer@example.org"]
+
+
+def test_test_delivery_button_and_delivery_log(world, receiver):
+    team, *_ = world
+    owner = client_for(team.owner)
+    hook = owner.post(
+        "/api/v1/webhooks/", {"project": team.project.pk, "url": receiver.url, "secret": SECRET}, format="json"
+    ).json()
+    sent = owner.post(f"/api/v1/webhooks/{hook['id']}/deliveries/").json()
+    assert sent["state"] == "delivered" and sent["response_status"] == 204
+    assert owner.get(f"/api/v1/webhooks/{hook['id']}/deliveries/").json()["count"] == 1
+    other = client_for(team.officer).post(
+        "/api/v1/webhooks/", {"project": team.project.pk, "url": receiver.url, "secret": SECRET}, format="json"
+    )
+    assert other.status_code == 403
+
+
+def serve(pipeline, version, label, tokens, seconds=600):
+    clock = Clock(time.time() - seconds - 60)
+    start = datetime.fromtimestamp(clock.now, UTC)
+    deployment = pipeline.post(
+        "/api/v1/deployments/",
+        {
+            "model_version": version.pk,
+            "name": "chat",
+            "facility": "gcp-europe-west1",
+            "hardware": "h100-sxm",
+            "accelerator_count": 1,
+            "label": label,
+            "started_at": start.isoformat(),
+        },
+        format="json",
+    ).json()
+    backend = SimulatedBackend(1, seed=77, clock=clock)
+    agent, _ = enrolled_client(f"serve-{label}")
+    post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
+    roll_up_pending()
+    usage = pipeline.post(
+        f"/api/v1/deployments/{deployment['id']}/usage/",
+        {
+            "window_start": start.isoformat(),
+            "window_end": (start + timedelta(seconds=seconds)).isoformat(),
+            "requests": 1000,
+            "input_tokens": tokens // 2,
+            "output_tokens": tokens // 2,
+        },
+        format="json",
+    )
+    assert usage.status_code == 201, usage.json()
+    return deployment
+
+
+def test_deployment_footprint_per_token_and_post_release_follow_up(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-serve")
+    serve(pipeline, version, "serve-1", tokens=50_000)
+    footprint = pipeline.get(f"/api/v1/model-versions/{version.pk}/footprint/").json()
+    assert footprint["per_1k_tokens_kgco2e"]["central"] > 0
+    assert footprint["projected_per_1k_tokens_kgco2e"]["central"] > 0
+    approved_review(team, second_lead, version)
+    assert pipeline.post(f"/api/v1/model-versions/{version.pk}/release/").status_code == 200
+    version.refresh_from_db()
+    # N days later: the measured per-token footprint (a small, mostly idle deployment) is far above the
+    # 2·N-FLOPs projection, so a follow-up review opens.
+    due = run_due(now=version.released_at + timedelta(days=team.project.post_release_review_days))
+    assert due == [version]
+    follow_up = ImpactReview.objects.get(model_version=version, kind=ReviewKind.POST_DEPLOYMENT)
+    assert "deviates" in follow_up.goal_and_scope
+    assert run_due(now=version.released_at + timedelta(days=90)) == []  # once only
