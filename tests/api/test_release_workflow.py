@@ -1,7 +1,6 @@
 """The whole pre-release workflow through the API, with personas: a pipeline, an
 author, two reviewers with the required roles, a reviewer without one, an outsider."""
 
-import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -11,80 +10,9 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import InternalError, ProgrammingError
 
-from governance.models import AuditEvent, ModelVersion, Role, VersionStatus
-from governance.services import registry
-from telemetry.agent.backends import SimulatedBackend
-from telemetry.rollups import roll_up_pending
+from governance.models import AuditEvent, ModelVersion, VersionStatus
+from tests.api.conftest import REVIEW_TEXT, approved_review, findings, gate, measured_run
 from tests.conftest import client_for, token_client
-from tests.factories import ModelVersionFactory, RegisteredModelFactory, UserFactory
-from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
-
-REVIEW_TEXT = {"goal_and_scope": "Per 1,000 tokens; training and inference.", "training_inventory": "One run."}
-
-
-@pytest.fixture
-def world(team, settings):
-    settings.TELEMETRY_ROLLUP_INLINE = False
-    second_lead = UserFactory(username="mllead2")
-    registry.set_membership(project=team.project, actor=team.owner, user=second_lead, roles=[Role.ML_LEAD])
-    model = RegisteredModelFactory(project=team.project, name="aurora")
-    version = ModelVersionFactory(registered_model=model, version="2.0")
-    pipeline, _ = token_client(team.pipeline)
-    return team, second_lead, version, pipeline
-
-
-def measured_run(pipeline, version, label, *, seconds=300, telemetry=True):
-    clock = Clock(time.time() - seconds - 120)
-    started = datetime.fromtimestamp(clock.now, UTC)
-    response = pipeline.post(
-        "/api/v1/runs/",
-        {
-            "model_version": version.pk,
-            "stage": "fine_tuning",
-            "facility": "gcp-europe-west1",
-            "hardware": "h100-sxm",
-            "accelerator_count": 2,
-            "label": label,
-            "started_at": started.isoformat(),
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    if telemetry:
-        backend = SimulatedBackend(2, seed=hash(label) % 1000, clock=clock)
-        agent, _ = enrolled_client(f"host-{label}")
-        post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
-        roll_up_pending()
-    ended = started + timedelta(seconds=seconds)
-    closed = pipeline.post(
-        f"/api/v1/runs/{response.json()['id']}/close/",
-        {"status": "succeeded", "ended_at": ended.isoformat()},
-        format="json",
-    )
-    assert closed.status_code == 200, closed.json()
-    return response.json()["id"]
-
-
-def gate(client, version):
-    return client.get(f"/api/v1/model-versions/{version.pk}/release-gate/").json()
-
-
-def findings(answer):
-    return {f["rule"]: f["passed"] for f in answer["findings"]}
-
-
-def approved_review(team, second_lead, version):
-    author = client_for(team.ml_lead)
-    review = author.post("/api/v1/reviews/", {"model_version": version.pk, **REVIEW_TEXT}, format="json").json()
-    assert author.post(f"/api/v1/reviews/{review['id']}/submit/").status_code == 200
-    for person in (team.officer, second_lead):
-        answer = client_for(person).post(
-            f"/api/v1/reviews/{review['id']}/decisions/",
-            {"verdict": "approve", "note": "Figures checked."},
-            format="json",
-        )
-        assert answer.status_code == 200, answer.json()
-    return review["id"]
 
 
 def test_gate_refuses_until_every_rule_passes_then_allows_release(world):
@@ -182,13 +110,13 @@ def test_outsiders_and_scope_limits(world):
 
 def test_nobody_can_release_around_the_gate(world):
     _, _, version, _ = world
-    with pytest.raises((InternalError, ProgrammingError), match="only be released through the release gate"):
-        with transaction.atomic():
-            ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.RELEASED)
+    refused = pytest.raises((InternalError, ProgrammingError), match="only be released through the release gate")
+    with refused, transaction.atomic():
+        ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.RELEASED)
 
 
 def test_changes_requested_sends_the_review_back_to_draft(world):
-    team, second_lead, version, pipeline = world
+    team, _second_lead, version, pipeline = world
     measured_run(pipeline, version, "ft-c")
     author = client_for(team.ml_lead)
     review = author.post("/api/v1/reviews/", {"model_version": version.pk, **REVIEW_TEXT}, format="json").json()
@@ -208,7 +136,7 @@ def test_changes_requested_sends_the_review_back_to_draft(world):
 
 
 def test_tampered_audit_row_is_named_by_the_verify_command(world):
-    team, second_lead, version, pipeline = world
+    _team, _second_lead, version, pipeline = world
     measured_run(pipeline, version, "ft-audit")
     out = StringIO()
     call_command("verify_audit_chain", stdout=out)

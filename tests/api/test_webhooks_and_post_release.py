@@ -13,7 +13,7 @@ from governance.models import ImpactReview, ReviewKind, WebhookDelivery
 from governance.services.post_release import run_due
 from telemetry.agent.backends import SimulatedBackend
 from telemetry.rollups import roll_up_pending
-from tests.api.test_release_workflow import approved_review, measured_run, world  # noqa: F401 (fixture)
+from tests.api.conftest import approved_review, measured_run
 from tests.conftest import client_for
 from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
 
