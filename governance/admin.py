@@ -4,7 +4,21 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from governance.models import ApiToken, Membership, ModelVersion, Project, RegisteredModel
+from governance.models import (
+    ApiToken,
+    AuditEvent,
+    Budget,
+    Deployment,
+    ImpactReview,
+    Membership,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    Run,
+    UsageReport,
+    Webhook,
+    WebhookDelivery,
+)
 from governance.services.tokens import revoke_token
 
 
@@ -62,3 +76,72 @@ class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
             revoke_token(token=token, actor=request.user)  # type: ignore[arg-type]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Rows written only by services (state machines, the audit trail)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdmin):
+    list_display = ["label", "model_version", "stage", "status", "started_at", "ended_at"]
+    list_filter = ["status", "stage"]
+    search_fields = ["label"]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(ReadOnlyAdmin):
+    list_display = ["name", "model_version", "label", "started_at"]
+
+
+@admin.register(UsageReport)
+class UsageReportAdmin(ReadOnlyAdmin):
+    list_display = ["deployment", "window_start", "window_end", "requests", "input_tokens", "output_tokens"]
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "name",
+        "project",
+        "model_version",
+        "period_start",
+        "period_end",
+        "limit_kwh",
+        "limit_kgco2e",
+        "level",
+    ]
+    readonly_fields = ["level"]
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["url", "project", "active", "created_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["event", "webhook", "state", "attempts", "response_status", "created_at"]
+    list_filter = ["state", "event"]
+
+
+@admin.register(ImpactReview)
+class ImpactReviewAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "kind", "state", "author", "submitted_at", "decided_at"]
+    list_filter = ["state", "kind"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created_at", "actor", "action", "object_type", "object_id", "hash"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor", "object_id"]

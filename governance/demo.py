@@ -6,14 +6,19 @@ Idempotent: running it again changes nothing but the demo pipeline token."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
 
-from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Role, TokenScope
-from governance.services import registry, tokens
-from telemetry.demo import seed_telemetry
+from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Role, Run, RunStatus, Stage, TokenScope
+from governance.services import budgets, registry, release_gate, reviews, runs, tokens
+from lca.models import Facility, HardwareModel
+from telemetry.demo import DEMO_LABEL, seed_telemetry
+from telemetry.models import MinuteRollup
 
 DEMO_PASSWORD = "greenlight-demo"
 
@@ -116,4 +121,93 @@ def seed_registry() -> DemoResult:
         (username, DEMO_PASSWORD, ", ".join(r.label for r in roles) or ("superuser" if staff else "no role"))
         for username, _, roles, staff in PEOPLE
     ]
-    return DemoResult(logins=logins, token=secret, enrolment_token=seed_telemetry())
+    enrolment_token = seed_telemetry()
+    seed_governance(project, people)
+    return DemoResult(logins=logins, token=secret, enrolment_token=enrolment_token)
+
+
+def seed_governance(project: Project, people: dict[str, AbstractBaseUser]) -> None:
+    """Runs (one measured by the demo GPUs, one estimated), budgets, a released version
+    with its approved review, and a review waiting for sign-off."""
+    if Run.objects.filter(label=DEMO_LABEL).exists():
+        return
+    alice, pipeline = people["alice"], people["pipeline"]
+    chat = ModelVersion.objects.get(
+        registered_model__project=project, registered_model__name="aurora-chat", version="1.1"
+    )
+    mini = ModelVersion.objects.get(registered_model__project=project, registered_model__name="aurora-mini")
+    span = MinuteRollup.objects.filter(label=DEMO_LABEL).aggregate(start=Min("minute"), end=Max("minute"))
+    facility, h100 = Facility.objects.get(slug="gcp-europe-west1"), HardwareModel.objects.get(slug="h100-sxm")
+    run = runs.open_run(
+        version=chat,
+        actor=pipeline,
+        stage=Stage.FINE_TUNING,
+        facility=facility,
+        hardware=h100,
+        accelerator_count=4,
+        label=DEMO_LABEL,
+        started_at=span["start"],
+    )
+    runs.close_run(run=run, actor=pipeline, status=RunStatus.SUCCEEDED, ended_at=span["end"] + timedelta(minutes=1))
+    estimate = {"active_parameters": 1e9, "tokens": 1e11, "hardware": "a100-sxm-80gb", "facility": "jean-zay"}
+    distil = runs.open_run(
+        version=mini,
+        actor=pipeline,
+        stage=Stage.PRETRAINING,
+        facility=Facility.objects.get(slug="jean-zay"),
+        hardware=HardwareModel.objects.get(slug="a100-sxm-80gb"),
+        accelerator_count=64,
+        label="aurora-mini-1.0-distil",
+        estimate=estimate,
+        started_at=span["start"] - timedelta(days=3),
+    )
+    runs.close_run(
+        run=distil, actor=pipeline, status=RunStatus.FAILED, ended_at=span["start"] - timedelta(days=2, hours=12)
+    )
+    runs.grant_coverage_exception(
+        run=distil, actor=people["sam"], note="Jean Zay jobs ran before the agent was deployed; the estimate stands."
+    )
+    year = timezone.now().year
+    budgets.create_budget(
+        project=project,
+        actor=people["sam"],
+        name=f"Aurora {year}",
+        period_start=date(year, 1, 1),
+        period_end=date(year, 12, 31),
+        limit_kwh=20_000,
+        limit_kgco2e=5_000,
+    )
+    budgets.create_budget(
+        project=project,
+        actor=people["sam"],
+        name="aurora-chat 1.1 fine-tune",
+        model_version=chat,
+        period_start=date(year, 1, 1),
+        period_end=date(year, 12, 31),
+        limit_kwh=8,
+    )
+    budgets.check_budgets(project=project)
+
+    review = reviews.create_review(
+        version=chat,
+        author=alice,
+        goal_and_scope="Functional unit: 1,000 generated tokens. Boundary: the LoRA fine-tune (all runs), "
+        "embodied hardware share, on-site water; inference at projected volume.",
+        training_inventory="One fine-tuning run on 4 × H100 in europe-west1, measured by the GPU agent.",
+        inference_projection="About 2 billion tokens a month on one H100.",
+        comparison="A LoRA adapter: a small fraction of the base model's pre-training energy.",
+        mitigations="Adapter instead of full fine-tune; BF16; a low-carbon region.",
+        hardware_and_suppliers="NVIDIA H100 SXM (PCF 164 kgCO2e); Google Cloud europe-west1.",
+    )
+    reviews.submit_review(review=review, actor=alice)
+    reviews.decide(review=review, reviewer=people["sam"], verdict="approve", note="Energy and factors checked.")
+    reviews.decide(review=review, reviewer=people["mei"], verdict="approve", note="Mitigations are adequate.")
+    release_gate.release_version(version=chat, actor=pipeline)
+
+    waiting = reviews.create_review(
+        version=mini,
+        author=alice,
+        goal_and_scope="Functional unit: 1,000 tokens; distillation runs.",
+        training_inventory="One failed distillation run on Jean Zay (estimated; no telemetry).",
+    )
+    reviews.submit_review(review=waiting, actor=alice)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("versions/<int:pk>/", views.version_detail, name="model-version"),
     path("account/tokens/", views.token_list, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("webhooks/<int:pk>/test/", views.webhook_test, name="webhook-test"),
 ]

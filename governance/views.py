@@ -10,10 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from governance.access import roles_in
+from governance.api.serializers import version_footprint_data
 from governance.errors import GovernanceError
 from governance.forms import ApiTokenForm, ModelVersionForm, ProjectForm, RegisteredModelForm, add_service_errors
-from governance.models import ApiToken, ModelVersion, Project, RegisteredModel
-from governance.services import registry, tokens
+from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Webhook
+from governance.queries import history_of
+from governance.services import footprints, notifications, registry, release_gate, tokens
+from governance.services.budgets import budget_status
 
 
 @login_required
@@ -50,6 +53,8 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("registered-model", slug=project.slug, pk=model.pk)
     context = {
         "project": project,
+        "budgets": [budget_status(b) for b in project.budgets.select_related("model_version")],
+        "webhooks": project.webhooks.prefetch_related("deliveries") if project.owner_id == request.user.pk else [],
         "models": project.models.prefetch_related("versions"),
         "memberships": project.memberships.select_related("user").prefetch_related("roles"),
         "my_roles": sorted(role.label for role in roles_in(request.user, project)),
@@ -82,11 +87,16 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_object_or_404(
         ModelVersion.objects.visible_to(request.user).select_related("registered_model__project"), pk=pk
     )
+    footprint = footprints.version_footprint(version)
     context = {
         "version": version,
         "project": version.project,
         "lineage": version.lineage(),
         "derived": version.derived_versions.select_related("registered_model"),
+        "footprint": version_footprint_data(footprint),
+        "gate": release_gate.evaluate_release_gate(version=version, actor=request.user).as_dict(),
+        "reviews": version.reviews.select_related("author"),
+        "history": history_of(version),
     }
     return render(request, "governance/version.html", context)
 
@@ -116,3 +126,18 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     tokens.revoke_token(token=token, actor=request.user)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("tokens")
+
+
+@login_required
+@require_POST
+def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """The test-delivery button: sends a ping now and shows the outcome."""
+    hook = get_object_or_404(Webhook.objects.filter(project__owner=request.user), pk=pk)
+    delivery = notifications.test_delivery(webhook=hook)
+    level = messages.SUCCESS if delivery.state == "delivered" else messages.ERROR
+    messages.add_message(
+        request,
+        level,
+        f"Test delivery to {hook.url}: {delivery.state} ({delivery.response_status or delivery.last_error}).",
+    )
+    return redirect("project", slug=hook.project.slug)

@@ -2,7 +2,7 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from governance.models import ApiToken, ModelVersion, Project
+from governance.models import ApiToken, ImpactReview, ModelVersion, Project
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(db, settings):
@@ -16,6 +16,12 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, settings):
     lora = ModelVersion.objects.get(registered_model__name="aurora-chat", version="1.1")
     assert [str(v) for v in lora.lineage()] == ["aurora-chat 1.0", "aurora 1.0"]
     assert ApiToken.objects.active().filter(name="demo pipeline").count() == 1
+    chat = ModelVersion.objects.get(registered_model__name="aurora-chat", version="1.1")
+    assert chat.status == "released"  # through the gate: approved review, measured run, budgets within limits
+    assert ImpactReview.objects.filter(state="submitted").count() == 1
+    out = StringIO()
+    call_command("verify_audit_chain", stdout=out)
+    assert "Audit chain intact" in out.getvalue()
 
 
 def test_seed_demo_refuses_without_debug(db, settings):

@@ -33,7 +33,7 @@ def num(value: float | None) -> str:
 @register.simple_tag
 def figure(value: dict[str, float] | float | None, unit: str = "") -> Any:
     """`central unit (low–high)`; a dash with 'not computed' when the figure is missing."""
-    if value is None:
+    if value is None or value == "":  # a missing figure (an absent key renders as "")
         return mark_safe('<span class="muted">not computed</span>')
     if not isinstance(value, dict):
         return format_html("{} {}", number(value), unit)

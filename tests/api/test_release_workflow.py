@@ -11,8 +11,8 @@ from django.db import connection, transaction
 from django.db.utils import InternalError, ProgrammingError
 
 from governance.models import AuditEvent, ModelVersion, VersionStatus
-from tests.api.conftest import REVIEW_TEXT, approved_review, findings, gate, measured_run
 from tests.conftest import client_for, token_client
+from tests.workflow import REVIEW_TEXT, approved_review, findings, gate, measured_run
 
 
 def test_gate_refuses_until_every_rule_passes_then_allows_release(world):

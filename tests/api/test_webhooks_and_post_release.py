@@ -13,9 +13,9 @@ from governance.models import ImpactReview, ReviewKind, WebhookDelivery
 from governance.services.post_release import run_due
 from telemetry.agent.backends import SimulatedBackend
 from telemetry.rollups import roll_up_pending
-from tests.api.conftest import approved_review, measured_run
 from tests.conftest import client_for
 from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+from tests.workflow import approved_review, measured_run
 
 SECRET = "a-long-shared-secret-for-tests"
 

@@ -1,0 +1,82 @@
+"""Personas and helpers for the release workflow: a second ML lead (so that two
+different people can sign), a measured run, an approved review."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from governance.models import Role
+from governance.services import registry
+from telemetry.agent.backends import SimulatedBackend
+from telemetry.rollups import roll_up_pending
+from tests.conftest import client_for, token_client
+from tests.factories import ModelVersionFactory, RegisteredModelFactory, UserFactory
+from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+
+REVIEW_TEXT = {"goal_and_scope": "Per 1,000 tokens; training and inference.", "training_inventory": "One run."}
+
+
+@pytest.fixture
+def world(team, settings):
+    settings.TELEMETRY_ROLLUP_INLINE = False
+    second_lead = UserFactory(username="mllead2")
+    registry.set_membership(project=team.project, actor=team.owner, user=second_lead, roles=[Role.ML_LEAD])
+    model = RegisteredModelFactory(project=team.project, name="aurora")
+    version = ModelVersionFactory(registered_model=model, version="2.0")
+    pipeline, _ = token_client(team.pipeline)
+    return team, second_lead, version, pipeline
+
+
+def measured_run(pipeline, version, label, *, seconds=300, telemetry=True):
+    clock = Clock(time.time() - seconds - 120)
+    started = datetime.fromtimestamp(clock.now, UTC)
+    response = pipeline.post(
+        "/api/v1/runs/",
+        {
+            "model_version": version.pk,
+            "stage": "fine_tuning",
+            "facility": "gcp-europe-west1",
+            "hardware": "h100-sxm",
+            "accelerator_count": 2,
+            "label": label,
+            "started_at": started.isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    if telemetry:
+        backend = SimulatedBackend(2, seed=hash(label) % 1000, clock=clock)
+        agent, _ = enrolled_client(f"host-{label}")
+        post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
+        roll_up_pending()
+    ended = started + timedelta(seconds=seconds)
+    closed = pipeline.post(
+        f"/api/v1/runs/{response.json()['id']}/close/",
+        {"status": "succeeded", "ended_at": ended.isoformat()},
+        format="json",
+    )
+    assert closed.status_code == 200, closed.json()
+    return response.json()["id"]
+
+
+def gate(client, version):
+    return client.get(f"/api/v1/model-versions/{version.pk}/release-gate/").json()
+
+
+def findings(answer):
+    return {f["rule"]: f["passed"] for f in answer["findings"]}
+
+
+def approved_review(team, second_lead, version):
+    author = client_for(team.ml_lead)
+    review = author.post("/api/v1/reviews/", {"model_version": version.pk, **REVIEW_TEXT}, format="json").json()
+    assert author.post(f"/api/v1/reviews/{review['id']}/submit/").status_code == 200
+    for person in (team.officer, second_lead):
+        answer = client_for(person).post(
+            f"/api/v1/reviews/{review['id']}/decisions/",
+            {"verdict": "approve", "note": "Figures checked."},
+            format="json",
+        )
+        assert answer.status_code == 200, answer.json()
+    return review["id"]
