@@ -67,3 +67,32 @@ def test_telemetry_rollup_runs_on_a_real_worker(worker_queue, transactional_db, 
     assert IngestBatch.objects.get().rolled_up
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE telemetry_sample")
+
+
+def test_webhook_delivery_runs_on_a_real_worker(worker_queue, transactional_db):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from governance.models import Webhook, WebhookDelivery
+    from governance.tasks import deliver_webhook
+    from tests.factories import ProjectFactory
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(self.headers["X-Greenlight-Signature"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = Webhook.objects.create(project=ProjectFactory(), url=f"http://127.0.0.1:{server.server_port}/",
+                                  secret="x" * 20)
+    delivery = WebhookDelivery.objects.create(webhook=hook, event="ping", payload={"event": "ping"})
+    assert deliver_webhook.apply_async(args=[str(delivery.pk)], queue=worker_queue).get(timeout=60) == "delivered"
+    assert received and received[0].startswith("sha256=")
+    server.shutdown()
