@@ -18,3 +18,7 @@ def history_of(version: ModelVersion) -> QuerySet[AuditEvent]:
         | Q(object_type="ImpactReview", object_id__in=reviews)
         | Q(object_type="Deployment", object_id__in=deployments)
     ).order_by("-id")[:100]
+
+
+def project_history(project_id: int) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(project_id=project_id).order_by("-id")[:50]

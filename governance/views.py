@@ -14,7 +14,7 @@ from governance.api.serializers import version_footprint_data
 from governance.errors import GovernanceError
 from governance.forms import ApiTokenForm, ModelVersionForm, ProjectForm, RegisteredModelForm, add_service_errors
 from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Webhook
-from governance.queries import history_of
+from governance.queries import history_of, project_history
 from governance.services import footprints, notifications, registry, release_gate, tokens
 from governance.services.budgets import budget_status
 
@@ -54,6 +54,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "budgets": [budget_status(b) for b in project.budgets.select_related("model_version")],
+        "history": project_history(project.pk),
         "webhooks": project.webhooks.prefetch_related("deliveries") if project.owner_id == request.user.pk else [],
         "models": project.models.prefetch_related("versions"),
         "memberships": project.memberships.select_related("user").prefetch_related("roles"),

@@ -90,8 +90,9 @@ def test_webhook_delivery_runs_on_a_real_worker(worker_queue, transactional_db):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    hook = Webhook.objects.create(project=ProjectFactory(), url=f"http://127.0.0.1:{server.server_port}/",
-                                  secret="x" * 20)
+    hook = Webhook.objects.create(
+        project=ProjectFactory(), url=f"http://127.0.0.1:{server.server_port}/", secret="x" * 20
+    )
     delivery = WebhookDelivery.objects.create(webhook=hook, event="ping", payload={"event": "ping"})
     assert deliver_webhook.apply_async(args=[str(delivery.pk)], queue=worker_queue).get(timeout=60) == "delivered"
     assert received and received[0].startswith("sha256=")

@@ -18,6 +18,7 @@ from governance.models import (
     Role,
     VersionStatus,
 )
+from governance.services import audit
 
 # Fields that describe what was trained; they are frozen once a version is released.
 VERSION_SUBSTANCE_FIELDS = (
@@ -41,7 +42,11 @@ def role_group(role: Role) -> Group:
 def create_project(*, owner: AbstractBaseUser, name: str, slug: str, description: str = "") -> Project:
     if Project.objects.filter(slug=slug).exists():
         raise Conflict("A project with this slug already exists.", field_errors={"slug": ["Already taken."]})
-    return Project.objects.create(owner=owner, name=name, slug=slug, description=description)
+    project = Project.objects.create(owner=owner, name=name, slug=slug, description=description)
+    audit.record(
+        actor=owner, action="project.created", obj=project, project_id=project.pk, payload={"name": name, "slug": slug}
+    )
+    return project
 
 
 @transaction.atomic
@@ -53,6 +58,7 @@ def update_project(*, project: Project, actor: AbstractBaseUser, changes: dict[s
         if field in changes:
             setattr(project, field, changes[field])
     project.save()
+    audit.record(actor=actor, action="project.updated", obj=project, project_id=project.pk, payload=changes)
     return project
 
 
@@ -62,11 +68,14 @@ def set_membership(
 ) -> Membership | None:
     """Gives `user` exactly `roles` in `project`; an empty list removes the member."""
     require_owner(actor, project)
+    payload = {"user": user.get_username(), "roles": sorted(str(r) for r in roles)}
     if not roles:
         Membership.objects.filter(project=project, user=user).delete()
+        audit.record(actor=actor, action="member.removed", obj=project, project_id=project.pk, payload=payload)
         return None
     membership, _ = Membership.objects.get_or_create(project=project, user=user)
     membership.roles.set([role_group(Role(role)) for role in roles])
+    audit.record(actor=actor, action="member.roles_set", obj=project, project_id=project.pk, payload=payload)
     return membership
 
 
@@ -77,7 +86,9 @@ def register_model(*, project: Project, actor: AbstractBaseUser, name: str, desc
         raise Conflict(
             f"Project '{project.slug}' already has a model named '{name}'.", field_errors={"name": ["Already taken."]}
         )
-    return RegisteredModel.objects.create(project=project, name=name, description=description)
+    model = RegisteredModel.objects.create(project=project, name=name, description=description)
+    audit.record(actor=actor, action="model.registered", obj=model, project_id=project.pk, payload={"name": name})
+    return model
 
 
 @transaction.atomic
@@ -92,6 +103,7 @@ def update_model(*, model: RegisteredModel, actor: AbstractBaseUser, changes: di
     model.name = name
     model.description = changes.get("description", model.description)
     model.save()
+    audit.record(actor=actor, action="model.updated", obj=model, project_id=model.project_id, payload=changes)
     return model
 
 
@@ -135,6 +147,18 @@ def register_version(*, registered_model: RegisteredModel, actor: AbstractBaseUs
             version.save()
     except IntegrityError as exc:  # a concurrent registration of the same version
         raise Conflict(f"Could not register the version: {exc}") from exc
+    audit.record(
+        actor=actor,
+        action="version.registered",
+        obj=version,
+        project_id=registered_model.project_id,
+        payload={
+            "version": version.version,
+            "base_version": version.base_version_id,
+            "adaptation": version.adaptation,
+            "parameters": version.parameters,
+        },
+    )
     return version
 
 
@@ -151,4 +175,11 @@ def update_version(*, version: ModelVersion, actor: AbstractBaseUser, changes: d
             setattr(version, field, changes[field])
     _check_version_fields(version, actor)
     version.save()
+    audit.record(
+        actor=actor,
+        action="version.updated",
+        obj=version,
+        project_id=version.project.pk,
+        payload={k: getattr(v, "pk", v) for k, v in changes.items()},
+    )
     return version

@@ -78,3 +78,16 @@ def test_projects_filter_by_slug(team):
     client, _ = token_client(team.pipeline)
     assert client.get("/api/v1/projects/?slug=aurora").json()["count"] == 1
     assert client.get("/api/v1/projects/?slug=other").json()["count"] == 0
+
+
+def test_registry_changes_are_in_the_audit_trail_and_on_the_project_page(team, client):
+    from governance.models import AuditEvent
+    from tests.factories import PASSWORD
+
+    client_for(team.owner).post(
+        f"/api/v1/projects/{team.project.pk}/members/", {"username": "outsider", "roles": ["auditor"]}, format="json"
+    )
+    event = AuditEvent.objects.filter(action="member.roles_set", project_id=team.project.pk).last()
+    assert event.actor == "owner" and event.payload == {"user": "outsider", "roles": ["auditor"]}
+    client.login(username="auditor", password=PASSWORD)
+    assert "member.roles_set" in client.get("/projects/aurora/").content.decode()

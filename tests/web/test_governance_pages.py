@@ -21,9 +21,17 @@ def test_version_page_shows_gate_footprint_reviews_and_history(client, world):
 def test_project_page_budgets_and_webhook_test_button(client, world):
     team, *_ = world
     today = datetime.now(UTC).date()
-    client_for(team.officer).post("/api/v1/budgets/", {
-        "project": team.project.pk, "name": "FY27", "period_start": str(today - timedelta(days=1)),
-        "period_end": str(today + timedelta(days=30)), "limit_kgco2e": 500}, format="json")
+    client_for(team.officer).post(
+        "/api/v1/budgets/",
+        {
+            "project": team.project.pk,
+            "name": "FY27",
+            "period_start": str(today - timedelta(days=1)),
+            "period_end": str(today + timedelta(days=30)),
+            "limit_kgco2e": 500,
+        },
+        format="json",
+    )
     hook = Webhook.objects.create(project=team.project, url="http://127.0.0.1:9/none", secret="s" * 20)
     client.login(username=team.owner.username, password=PASSWORD)
     html = client.get("/projects/aurora/").content.decode()
