@@ -90,3 +90,16 @@ def forget_partitions() -> None:
     from telemetry import partitions
 
     partitions._known.clear()
+
+
+@pytest.fixture
+def eager_tasks() -> Any:
+    """Runs Celery tasks in-process for this test even when a broker is configured
+    (CI), for tests about what a task does rather than about the broker."""
+    from config.celery import app
+
+    # Settings come from Django with the CELERY_ namespace, so the key carries it too.
+    before = app.conf.CELERY_TASK_ALWAYS_EAGER
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    app.conf.CELERY_TASK_ALWAYS_EAGER = before

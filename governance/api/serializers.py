@@ -32,7 +32,7 @@ from governance.models import (
     WebhookDelivery,
 )
 from governance.services.footprints import RunFootprint, VersionFootprint
-from lca.api.serializers import estimate_data
+from lca.api.serializers import estimate_data, range_data
 from lca.models import Facility, HardwareModel
 
 
@@ -361,10 +361,6 @@ class AuditEventOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         fields = ["id", "actor", "action", "object_type", "object_id", "payload", "created_at", "prev_hash", "hash"]
 
 
-def _range(value: Any) -> dict[str, float] | None:
-    return None if value is None else value.as_dict()
-
-
 def run_footprint_data(rf: RunFootprint) -> dict[str, Any]:
     return {
         "run": rf.run.pk,
@@ -382,11 +378,11 @@ def run_footprint_data(rf: RunFootprint) -> dict[str, Any]:
 def version_footprint_data(vf: VersionFootprint) -> dict[str, Any]:
     return {
         "version": vf.version.pk,
-        "totals": {name: _range(value) for name, value in vf.totals.items()},
-        "base_share": {name: _range(value) for name, value in vf.base_share.items()},
-        "per_1k_tokens_kgco2e": _range(vf.per_1k_tokens_kgco2e),
-        "per_request_kgco2e": _range(vf.per_request_kgco2e),
-        "projected_per_1k_tokens_kgco2e": _range(vf.projected_per_1k_tokens_kgco2e),
+        "totals": {name: range_data(value) for name, value in vf.totals.items()},
+        "base_share": {name: range_data(value) for name, value in vf.base_share.items()},
+        "per_1k_tokens_kgco2e": range_data(vf.per_1k_tokens_kgco2e),
+        "per_request_kgco2e": range_data(vf.per_request_kgco2e),
+        "projected_per_1k_tokens_kgco2e": range_data(vf.projected_per_1k_tokens_kgco2e),
         "min_coverage": vf.min_coverage,
         "runs": [run_footprint_data(rf) for rf in vf.runs],
         "deployments": [
@@ -397,7 +393,7 @@ def version_footprint_data(vf: VersionFootprint) -> dict[str, Any]:
                 "energy_kwh": d.energy_kwh,
                 "coverage": d.coverage,
                 "note": d.note,
-                "per_1k_tokens_kgco2e": _range(d.result.footprint.per_1k_tokens_kgco2e) if d.result else None,
+                "per_1k_tokens_kgco2e": range_data(d.result.footprint.per_1k_tokens_kgco2e) if d.result else None,
             }
             for d in vf.deployments
         ],

@@ -122,7 +122,7 @@ class CompareInput(serializers.Serializer):  # type: ignore[type-arg]
     scenarios = serializers.ListField(child=serializers.DictField(), min_length=2, max_length=20)
 
 
-def _range(value: Range | None) -> dict[str, float] | None:
+def range_data(value: Range | None) -> dict[str, float] | None:
     return None if value is None else value.as_dict()
 
 
@@ -134,21 +134,21 @@ def _factor(f: Factor) -> dict[str, Any]:
 def estimate_data(e: Estimate) -> dict[str, Any]:
     f = e.footprint
     return {
-        "accelerator_hours": _range(f.accelerator_hours),
-        "it_energy_kwh": _range(f.it_energy_kwh),
-        "facility_energy_kwh": _range(f.facility_energy_kwh),
-        "location_based_kgco2e": _range(f.location_based_kgco2e),
-        "market_based_kgco2e": _range(f.market_based_kgco2e),
-        "embodied_kgco2e": _range(f.embodied_kgco2e),
-        "embodied_accelerators_kgco2e": _range(f.embodied_accelerators_kgco2e),
-        "embodied_hosts_kgco2e": _range(f.embodied_hosts_kgco2e),
-        "capital_goods_kgco2e": _range(f.capital_goods_kgco2e),
-        "water_l": _range(f.water_l),
-        "sci_kgco2e": _range(f.sci_kgco2e),
-        "per_1k_tokens_kgco2e": _range(f.per_1k_tokens_kgco2e),
-        "per_request_kgco2e": _range(f.per_request_kgco2e),
-        "per_1k_tokens_kwh": _range(f.per_1k_tokens_kwh),
-        "per_request_kwh": _range(f.per_request_kwh),
+        "accelerator_hours": range_data(f.accelerator_hours),
+        "it_energy_kwh": range_data(f.it_energy_kwh),
+        "facility_energy_kwh": range_data(f.facility_energy_kwh),
+        "location_based_kgco2e": range_data(f.location_based_kgco2e),
+        "market_based_kgco2e": range_data(f.market_based_kgco2e),
+        "embodied_kgco2e": range_data(f.embodied_kgco2e),
+        "embodied_accelerators_kgco2e": range_data(f.embodied_accelerators_kgco2e),
+        "embodied_hosts_kgco2e": range_data(f.embodied_hosts_kgco2e),
+        "capital_goods_kgco2e": range_data(f.capital_goods_kgco2e),
+        "water_l": range_data(f.water_l),
+        "sci_kgco2e": range_data(f.sci_kgco2e),
+        "per_1k_tokens_kgco2e": range_data(f.per_1k_tokens_kgco2e),
+        "per_request_kgco2e": range_data(f.per_request_kgco2e),
+        "per_1k_tokens_kwh": range_data(f.per_1k_tokens_kwh),
+        "per_request_kwh": range_data(f.per_request_kwh),
         "sensitivity": [
             {
                 "input": s.input_name,

@@ -49,7 +49,9 @@ def receiver():
     r.server.shutdown()
 
 
-def test_budget_crossing_is_signed_delivered_and_mailed(world, receiver, django_capture_on_commit_callbacks):
+def test_budget_crossing_is_signed_delivered_and_mailed(
+    world, receiver, django_capture_on_commit_callbacks, eager_tasks
+):
     team, _, version, pipeline = world
     team.officer.email = "officer@example.org"
     team.officer.save()
