@@ -22,6 +22,7 @@ class Command(BaseCommand):
         time.sleep(delay)
         _, token = create_enrolment_token(name="demo agent")
         spool = Path(settings.BASE_DIR) / ".pgdata" / "demo-agent.spool"
+        spool.parent.mkdir(exist_ok=True)  # .pgdata/ is git-ignored; it exists only with the embedded server
         agent_main(
             [
                 "--server",
