@@ -15,7 +15,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Role, Run, RunStatus, Stage, TokenScope
-from governance.services import budgets, registry, release_gate, reviews, runs, tokens
+from governance.services import budgets, registry, release_gate, reports, reviews, runs, tokens
 from lca.models import Facility, HardwareModel
 from telemetry.demo import DEMO_LABEL, seed_telemetry
 from telemetry.models import MinuteRollup
@@ -202,6 +202,8 @@ def seed_governance(project: Project, people: dict[str, AbstractBaseUser]) -> No
     reviews.submit_review(review=review, actor=alice)
     reviews.decide(review=review, reviewer=people["sam"], verdict="approve", note="Energy and factors checked.")
     reviews.decide(review=review, reviewer=people["mei"], verdict="approve", note="Mitigations are adequate.")
+    report = reports.request_report(review=review, actor=alice)
+    reports.render_report(report.pk)
     release_gate.release_version(version=chat, actor=pipeline)
 
     waiting = reviews.create_review(

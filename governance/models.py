@@ -488,6 +488,37 @@ class ReviewComment(models.Model):
         return f"{self.author}: {self.body[:40]}"
 
 
+class AuditReport(models.Model):
+    """A printable report of a review's snapshot, rendered by a Celery task; every
+    generation is kept, with the SHA-256 of its PDF."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RENDERING = "rendering", "Rendering"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    review = models.ForeignKey(ImpactReview, on_delete=models.PROTECT, related_name="reports")
+    snapshot_digest = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    step = models.CharField(max_length=100, blank=True)
+    pdf = models.BinaryField(null=True, editable=False)
+    sha256 = models.CharField(max_length=64, blank=True)
+    chain_head = models.CharField(max_length=64, blank=True, help_text="Audit-chain head when generated.")
+    export = models.JSONField(null=True, blank=True, help_text="The figures of the report, as JSON.")
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} of review {self.review_id} ({self.state})"
+
+
 # ---------------------------------------------------------------- audit trail
 
 

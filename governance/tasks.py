@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from governance.models import Project, WebhookDelivery
-from governance.services import notifications, post_release
+from governance.services import notifications, post_release, reports
 from governance.services.budgets import check_budgets
 
 log = logging.getLogger(__name__)
@@ -37,3 +37,8 @@ def check_all_budgets() -> int:
 def post_release_reviews() -> int:
     """Compares projected with measured per-token footprint N days after each release."""
     return len(post_release.run_due(now=timezone.now()))
+
+
+@shared_task(name="governance.tasks.render_report", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=3)
+def render_report(report_id: int) -> str:
+    return reports.render_report(report_id).state

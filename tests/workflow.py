@@ -8,6 +8,7 @@ import pytest
 
 from governance.models import Role
 from governance.services import registry
+from governance.services.reports import render_report
 from telemetry.agent.backends import SimulatedBackend
 from telemetry.rollups import roll_up_pending
 from tests.conftest import client_for, token_client
@@ -79,4 +80,6 @@ def approved_review(team, second_lead, version):
             format="json",
         )
         assert answer.status_code == 200, answer.json()
+    report = author.post(f"/api/v1/reviews/{review['id']}/reports/").json()
+    render_report(report["id"])  # what the worker does (tests do not run on-commit callbacks)
     return review["id"]

@@ -13,6 +13,7 @@ from governance.models import (
     REVIEW_SECTIONS,
     Adaptation,
     AuditEvent,
+    AuditReport,
     Budget,
     Deployment,
     ImpactReview,
@@ -399,3 +400,21 @@ def version_footprint_data(vf: VersionFootprint) -> dict[str, Any]:
         ],
         "notes": vf.notes,
     }
+
+
+class ReportOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = AuditReport
+        fields = [
+            "id",
+            "review",
+            "snapshot_digest",
+            "state",
+            "progress",
+            "step",
+            "sha256",
+            "chain_head",
+            "error",
+            "created_at",
+            "finished_at",
+        ]

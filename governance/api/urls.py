@@ -33,3 +33,9 @@ urlpatterns += [
     path("reviews/<int:pk>/comments/", views.ReviewCommentView.as_view(), name="api-review-comments"),
     path("audit-events/", views.AuditEventListView.as_view(), name="api-audit-events"),
 ]
+
+urlpatterns += [
+    path("reviews/<int:pk>/reports/", views.ReportRequestView.as_view(), name="api-review-reports"),
+    path("reports/<int:pk>/", views.ReportDetailView.as_view(), name="api-report"),
+    path("reports/<int:pk>/<str:kind>/", views.ReportFileView.as_view(), name="api-report-file"),
+]

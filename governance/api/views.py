@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -17,6 +19,7 @@ from governance.api import serializers as s
 from governance.api.permissions import HasTokenScope
 from governance.models import (
     AuditEvent,
+    AuditReport,
     Budget,
     Deployment,
     ImpactReview,
@@ -29,7 +32,7 @@ from governance.models import (
     Webhook,
     WebhookDelivery,
 )
-from governance.services import budgets, footprints, notifications, registry, release_gate, reviews, runs
+from governance.services import budgets, footprints, notifications, registry, release_gate, reports, reviews, runs
 
 
 class RegistryView(generics.GenericAPIView):  # type: ignore[type-arg]
@@ -388,3 +391,56 @@ class AuditEventListView(RegistryView, generics.ListAPIView):  # type: ignore[ty
     def get_queryset(self) -> QuerySet[AuditEvent]:
         visible = Project.objects.visible_to(self.request.user).values("pk")
         return AuditEvent.objects.filter(project_id__in=visible)
+
+
+# --- audit reports ---
+
+
+class ReportRequestView(ReviewBase):
+    @extend_schema(request=None, responses={202: s.ReportOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        """Queues a PDF audit report of the review's snapshot; poll the report for progress."""
+        report = reports.request_report(review=self.get_object(), actor=request.user)
+        report.refresh_from_db()  # rendered already when tasks run eagerly
+        return Response(s.ReportOutput(report).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: s.ReportOutput(many=True)})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(s.ReportOutput(self.get_object().reports.all(), many=True).data)
+
+
+class ReportBase(RegistryView):
+    serializer_class = s.ReportOutput
+
+    def get_queryset(self) -> QuerySet[AuditReport]:
+        return AuditReport.objects.filter(review__model_version__in=ModelVersion.objects.visible_to(self.request.user))
+
+
+class ReportDetailView(ReportBase, generics.RetrieveAPIView):  # type: ignore[type-arg]
+    pass
+
+
+class ReportFileView(ReportBase):
+    """The PDF, the model-card block or the JSON export of a finished report."""
+
+    @extend_schema(responses={(200, "application/pdf"): bytes})
+    def get(self, request: Request, pk: int, kind: str) -> HttpResponse:
+        if kind not in ("pdf", "model-card", "export"):
+            raise Http404
+        report = self.get_object()
+        if report.state != AuditReport.State.DONE:
+            return Response(
+                {"message": f"The report is {report.state} ({report.progress}%).", "errors": {}},
+                status=status.HTTP_409_CONFLICT,
+            )
+        name = f"greenlight-review-{report.review_id}-report-{report.pk}"
+        if kind == "pdf":
+            response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+            response["X-Content-SHA256"] = report.sha256
+            return response
+        if kind == "model-card":
+            return HttpResponse(reports.model_card_yaml(report), content_type="text/yaml; charset=utf-8")
+        response = HttpResponse(json.dumps(report.export, indent=2), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+        return response

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from governance.access import require_registry_editor, require_visible
 from governance.errors import Conflict
-from governance.models import ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
+from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
 from governance.services import audit
 from governance.services.budgets import budget_status
 from governance.services.footprints import VersionFootprint, digest, snapshot, version_footprint
@@ -165,6 +165,27 @@ def _regression_rule(version: ModelVersion, footprint: VersionFootprint, review:
     )
 
 
+def _report_rule(review: ImpactReview | None, current_digest: str) -> Finding:
+    report = (
+        review.reports.filter(state=AuditReport.State.DONE, snapshot_digest=current_digest).first()
+        if review is not None
+        else None
+    )
+    if report is None:
+        return Finding(
+            "audit_report",
+            False,
+            {"review": review.pk if review else None},
+            "No audit report has been generated for the approved snapshot.",
+        )
+    return Finding(
+        "audit_report",
+        True,
+        {"report": report.pk, "sha256": report.sha256},
+        f"Audit report #{report.pk} (SHA-256 {report.sha256[:12]}…) covers these figures.",
+    )
+
+
 def evaluate_release_gate(*, version: ModelVersion, actor: AbstractBaseUser) -> GateDecision:
     require_visible(actor, version.project)
     footprint = version_footprint(version)
@@ -175,6 +196,7 @@ def evaluate_release_gate(*, version: ModelVersion, actor: AbstractBaseUser) -> 
         _budget_rule(version),
         _coverage_rule(version, footprint),
         _regression_rule(version, footprint, review),
+        _report_rule(review, current),
     ]
     evidence = digest({"policy": POLICY_VERSION, "snapshot": current, "findings": [asdict(f) for f in findings]})
     return GateDecision(all(f.passed for f in findings), POLICY_VERSION, evidence, timezone.now() + VALID_FOR, findings)

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.utils import InternalError, ProgrammingError
 
 from governance.models import AuditEvent, ModelVersion, VersionStatus
+from governance.services.reports import render_report
 from tests.conftest import client_for, token_client
 from tests.workflow import REVIEW_TEXT, approved_review, findings, gate, measured_run
 
@@ -45,6 +46,16 @@ def test_gate_refuses_until_every_rule_passes_then_allows_release(world):
 
     second = client_for(second_lead).post(decisions, {"verdict": "approve", "note": "Mitigations fine."}, format="json")
     assert second.json()["state"] == "approved"
+    answer = gate(pipeline, version)
+    assert answer["allowed"] is False and findings(answer) == {
+        "approved_review": True,
+        "budgets": True,
+        "telemetry_coverage": True,
+        "per_token_regression": True,
+        "audit_report": False,
+    }
+    report = author.post(f"/api/v1/reviews/{review['id']}/reports/").json()
+    render_report(report["id"])
     answer = gate(pipeline, version)
     assert answer["allowed"] is True, answer["findings"]
 

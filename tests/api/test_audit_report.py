@@ -1,0 +1,72 @@
+"""The printable audit report: generated from a review's snapshot, read back as text."""
+
+import subprocess
+from pathlib import Path
+
+from governance.models import AuditEvent, AuditReport
+from tests.conftest import client_for
+from tests.workflow import approved_review, measured_run
+
+ARTEFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def test_report_pdf_shows_figures_both_carbon_views_reviewers_and_chain_hash(world, tmp_path):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-report")
+    review_id = approved_review(team, second_lead, version)
+    report = AuditReport.objects.get(review_id=review_id)
+    assert report.state == "done" and report.progress == 100 and len(report.sha256) == 64
+
+    client = client_for(team.auditor)
+    response = client.get(f"/api/v1/reports/{report.pk}/pdf/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["X-Content-SHA256"] == report.sha256
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(response.content)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    snapshot = report.review.snapshot
+    for needle in (
+        "Location-based carbon",
+        "Market-based carbon",
+        "Executive summary",
+        "EU AI Act",
+        "co2_eq_emissions",
+        "officer",
+        "mllead2",
+        "Figures checked.",
+        report.chain_head[:40],
+        "ft-report",
+        "Methodology and sources",
+    ):
+        assert needle in text.replace("\n", " ") or needle in text, needle
+    location = snapshot["totals"]["location_based_kgco2e"]["central"]
+    assert f"{location:.3g}"[:4] in text  # the headline figure, as printed
+    assert AuditEvent.objects.filter(hash=report.chain_head).exists()  # a real link of the chain
+
+    ARTEFACTS.mkdir(exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-f", "1", "-l", "1", "-r", "60", str(pdf), str(ARTEFACTS / "report")], check=True
+    )
+    assert any(ARTEFACTS.glob("report*.png"))
+
+
+def test_model_card_and_json_export(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-card")
+    review_id = approved_review(team, second_lead, version)
+    report = AuditReport.objects.get(review_id=review_id)
+    client = client_for(team.ml_lead)
+    card = client.get(f"/api/v1/reports/{report.pk}/model-card/").content.decode()
+    assert card.startswith("co2_eq_emissions:\n  emissions: ") and 'training_type: "pre-training"' in card
+    export = client.get(f"/api/v1/reports/{report.pk}/export/").json()
+    assert export["pdf_sha256"] == report.sha256 and export["snapshot_digest"] == report.snapshot_digest
+    assert client.get(f"/api/v1/reports/{report.pk}/other/").status_code == 404
+    assert client_for(team.outsider).get(f"/api/v1/reports/{report.pk}/pdf/").status_code == 404
+
+
+def test_a_draft_has_no_report(world):
+    team, _, version, _ = world
+    author = client_for(team.ml_lead)
+    review = author.post("/api/v1/reviews/", {"model_version": version.pk, "goal_and_scope": "x"}, format="json").json()
+    response = author.post(f"/api/v1/reviews/{review['id']}/reports/")
+    assert response.status_code == 409 and "submit the review first" in response.json()["message"]
