@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from governance.errors import GovernanceError
-from governance.models import Adaptation, Modality, ModelVersion, Precision, TokenScope
+from governance.models import Adaptation, Modality, ModelVersion, Precision, ReviewDecision, TokenScope
 
 
 def add_service_errors(form: forms.Form, error: GovernanceError) -> None:
@@ -48,3 +48,42 @@ class ModelVersionForm(forms.Form):
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Where it is used, e.g. 'training pipeline (prod)'.")
     scopes = forms.MultipleChoiceField(choices=TokenScope.choices, widget=forms.CheckboxSelectMultiple)
+
+
+class ReviewForm(forms.Form):
+    goal_and_scope = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Functional unit, system boundary: what is in, what is out.",
+    )
+    training_inventory = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    inference_projection = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Expected volume (tokens, requests) and its footprint.",
+    )
+    comparison = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Against the previous release and the base model.",
+    )
+    mitigations = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Precision, distillation, adapters, region and timing choices…",
+    )
+    hardware_and_suppliers = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Why a regression or low coverage is acceptable, if one is.",
+    )
+
+
+class DecisionForm(forms.Form):
+    verdict = forms.ChoiceField(choices=ReviewDecision.Verdict.choices, widget=forms.RadioSelect)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Every decision carries a note.")
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Comment")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q, QuerySet
 
-from governance.models import AuditEvent, ModelVersion
+from governance.access import roles_in
+from governance.models import AuditEvent, ImpactReview, ModelVersion
+from governance.services.reviews import OPEN, missing_signoffs
 
 
 def history_of(version: ModelVersion) -> QuerySet[AuditEvent]:
@@ -22,3 +26,19 @@ def history_of(version: ModelVersion) -> QuerySet[AuditEvent]:
 
 def project_history(project_id: int) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(project_id=project_id).order_by("-id")[:50]
+
+
+def reviews_waiting_for(user: Any) -> list[ImpactReview]:
+    """Open reviews this person could sign now: a missing role they hold, not their own,
+    not already decided by them."""
+    waiting = []
+    for review in ImpactReview.objects.filter(
+        state__in=OPEN, model_version__in=ModelVersion.objects.visible_to(user)
+    ).select_related("model_version__registered_model__project", "author"):
+        if user.pk in (review.author_id, review.submitted_by_id):
+            continue
+        if review.decisions.filter(reviewer=user, snapshot_digest=review.snapshot_digest).exists():
+            continue
+        if set(missing_signoffs(review)) & roles_in(user, review.model_version.project):
+            waiting.append(review)
+    return waiting

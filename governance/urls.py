@@ -11,3 +11,10 @@ urlpatterns = [
     path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("webhooks/<int:pk>/test/", views.webhook_test, name="webhook-test"),
 ]
+
+urlpatterns += [
+    path("reviews/", views.review_list, name="reviews"),
+    path("reviews/<int:pk>/", views.review_detail, name="review"),
+    path("versions/<int:pk>/reviews/new/", views.review_create, name="review-create"),
+    path("reports/<int:pk>/download/", views.report_download, name="report-download"),
+]

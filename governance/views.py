@@ -12,10 +12,29 @@ from django.views.decorators.http import require_POST
 from governance.access import roles_in
 from governance.api.serializers import version_footprint_data
 from governance.errors import GovernanceError
-from governance.forms import ApiTokenForm, ModelVersionForm, ProjectForm, RegisteredModelForm, add_service_errors
-from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Webhook
-from governance.queries import history_of, project_history
-from governance.services import footprints, notifications, registry, release_gate, tokens
+from governance.forms import (
+    ApiTokenForm,
+    CommentForm,
+    DecisionForm,
+    ModelVersionForm,
+    ProjectForm,
+    RegisteredModelForm,
+    ReviewForm,
+    add_service_errors,
+)
+from governance.models import (
+    REVIEW_SECTIONS,
+    ApiToken,
+    AuditEvent,
+    AuditReport,
+    ImpactReview,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    Webhook,
+)
+from governance.queries import history_of, project_history, reviews_waiting_for
+from governance.services import footprints, notifications, registry, release_gate, reports, reviews, tokens
 from governance.services.budgets import budget_status
 
 
@@ -142,3 +161,107 @@ def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
         f"Test delivery to {hook.url}: {delivery.state} ({delivery.response_status or delivery.last_error}).",
     )
     return redirect("project", slug=hook.project.slug)
+
+
+# --- impact reviews ---
+
+
+@login_required
+def review_list(request: HttpRequest) -> HttpResponse:
+    visible = ImpactReview.objects.filter(
+        model_version__in=ModelVersion.objects.visible_to(request.user)
+    ).select_related("model_version__registered_model__project", "author")
+    return render(
+        request, "governance/reviews.html", {"waiting": reviews_waiting_for(request.user), "reviews": visible[:100]}
+    )
+
+
+@login_required
+@require_POST
+def review_create(request: HttpRequest, pk: int) -> HttpResponse:
+    version = get_object_or_404(ModelVersion.objects.visible_to(request.user), pk=pk)
+    try:
+        review = reviews.create_review(version=version, author=request.user)
+    except GovernanceError as error:
+        messages.error(request, error.message)
+        return redirect("model-version", pk=version.pk)
+    return redirect("review", pk=review.pk)
+
+
+def _visible_review(request: HttpRequest, pk: int) -> ImpactReview:
+    return get_object_or_404(
+        ImpactReview.objects.filter(model_version__in=ModelVersion.objects.visible_to(request.user)).select_related(
+            "model_version__registered_model__project", "author", "submitted_by"
+        ),
+        pk=pk,
+    )
+
+
+@login_required
+def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The author edits and submits; reviewers decide; everyone in the project comments."""
+    review = _visible_review(request, pk)
+    form = ReviewForm(initial={name: getattr(review, name) for name in REVIEW_SECTIONS})
+    decision_form, comment_form = DecisionForm(), CommentForm()
+    action = request.POST.get("action")
+    try:
+        if request.method == "POST" and action in ("save", "submit"):
+            form = ReviewForm(request.POST)
+            if form.is_valid():
+                reviews.update_review(review=review, actor=request.user, content=form.cleaned_data)
+                if action == "submit":
+                    reviews.submit_review(review=review, actor=request.user)
+                messages.success(request, "Submitted for sign-off." if action == "submit" else "Draft saved.")
+                return redirect("review", pk=review.pk)
+        elif request.method == "POST" and action == "decide":
+            decision_form = DecisionForm(request.POST)
+            if decision_form.is_valid():
+                reviews.decide(review=review, reviewer=request.user, **decision_form.cleaned_data)
+                messages.success(request, "Decision recorded.")
+                return redirect("review", pk=review.pk)
+        elif request.method == "POST" and action == "comment":
+            comment_form = CommentForm(request.POST)
+            if comment_form.is_valid():
+                reviews.comment(review=review, author=request.user, body=comment_form.cleaned_data["body"])
+                return redirect("review", pk=review.pk)
+        elif request.method == "POST" and action == "report":
+            reports.request_report(review=review, actor=request.user)
+            messages.success(request, "Report requested.")
+            return redirect("review", pk=review.pk)
+        elif request.method == "POST" and action == "withdraw":
+            reviews.withdraw_review(review=review, actor=request.user)
+            return redirect("review", pk=review.pk)
+    except GovernanceError as error:
+        messages.error(request, error.message)
+        if error.field_errors:
+            add_service_errors(form if action in ("save", "submit") else decision_form, error)
+    review.refresh_from_db()
+    context = {
+        "review": review,
+        "version": review.model_version,
+        "form": form,
+        "decision_form": decision_form,
+        "comment_form": comment_form,
+        "editable": review.author_id == request.user.pk and review.state in reviews.EDITABLE,
+        "can_decide": review.state in reviews.OPEN and review.author_id != request.user.pk,
+        "missing": [r.label for r in reviews.missing_signoffs(review)] if review.snapshot_digest else [],
+        "current": reviews.is_current(review) if review.snapshot_digest else None,
+        "decisions": review.decisions.select_related("reviewer"),
+        "comments": review.comments.select_related("author"),
+        "reports": review.reports.defer("pdf"),
+        "history": AuditEvent.objects.filter(object_type="ImpactReview", object_id=str(review.pk)).order_by("id"),
+    }
+    return render(request, "governance/review.html", context)
+
+
+@login_required
+def report_download(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(
+        AuditReport.objects.filter(
+            review__model_version__in=ModelVersion.objects.visible_to(request.user), state=AuditReport.State.DONE
+        ),
+        pk=pk,
+    )
+    response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="greenlight-report-{report.pk}.pdf"'
+    return response
