@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from governance.access import roles_in
-from governance.models import AuditEvent, ImpactReview, ModelVersion
+from governance.models import AuditEvent, ImpactReview, ModelVersion, Project
 from governance.services.reviews import OPEN, missing_signoffs
 
 
@@ -42,3 +42,10 @@ def reviews_waiting_for(user: Any) -> list[ImpactReview]:
         if set(missing_signoffs(review)) & roles_in(user, review.model_version.project):
             waiting.append(review)
     return waiting
+
+
+def recent_gate_decisions(user: Any, limit: int = 10) -> QuerySet[AuditEvent]:
+    visible = Project.objects.visible_to(user).values("pk")
+    return AuditEvent.objects.filter(
+        project_id__in=visible, action__in=["release.released", "release.refused"]
+    ).order_by("-id")[:limit]

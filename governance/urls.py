@@ -18,3 +18,8 @@ urlpatterns += [
     path("versions/<int:pk>/reviews/new/", views.review_create, name="review-create"),
     path("reports/<int:pk>/download/", views.report_download, name="report-download"),
 ]
+
+urlpatterns += [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("statement/", views.statement, name="statement"),
+]

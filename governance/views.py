@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from governance.access import roles_in
@@ -27,15 +29,18 @@ from governance.models import (
     ApiToken,
     AuditEvent,
     AuditReport,
+    Budget,
     ImpactReview,
     ModelVersion,
     Project,
     RegisteredModel,
+    Run,
     Webhook,
 )
-from governance.queries import history_of, project_history, reviews_waiting_for
+from governance.queries import history_of, project_history, recent_gate_decisions, reviews_waiting_for
 from governance.services import footprints, notifications, registry, release_gate, reports, reviews, tokens
 from governance.services.budgets import budget_status
+from lca.charts import line_chart
 
 
 @login_required
@@ -265,3 +270,57 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="greenlight-report-{report.pk}.pdf"'
     return response
+
+
+def svg(markup: str) -> str:
+    return mark_safe(markup)  # noqa: S308 (lca.charts escapes every text it draws)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    versions = list(ModelVersion.objects.visible_to(request.user).filter(runs__isnull=False).distinct())
+    months = footprints.carbon_by_month(versions)
+    points_kwh = [(float(i), kwh) for i, (_, kwh, _) in enumerate(months)]
+    points_kg = [(float(i), kg) for i, (_, _, kg) in enumerate(months)]
+    span = (months[0][0], months[-1][0]) if months else ("", "")
+    context = {
+        "energy_chart": svg(
+            line_chart(
+                [("facility energy", points_kwh)],
+                title="Energy by month",
+                y_unit="kWh",
+                x_labels=span,
+            )
+        ),
+        "carbon_chart": svg(
+            line_chart(
+                [("location-based carbon", points_kg)],
+                title="Carbon by month",
+                y_unit="kgCO2e",
+                x_labels=span,
+            )
+        ),
+        "months": months,
+        "budgets": [
+            budget_status(b)
+            for b in Budget.objects.filter(project__in=Project.objects.visible_to(request.user)).select_related(
+                "project", "model_version"
+            )
+        ],
+        "waiting": reviews_waiting_for(request.user),
+        "gate_events": recent_gate_decisions(request.user),
+    }
+    return render(request, "governance/dashboard.html", context)
+
+
+def statement(request: HttpRequest) -> HttpResponse:
+    """The public sustainability statement: aggregate figures of released versions and the
+    method, no project or model names. Needs no login."""
+    released = list(ModelVersion.objects.filter(status="released"))
+    context = {
+        "totals": {k: v.as_dict() for k, v in footprints.statement_totals(released).items()},
+        "released": len(released),
+        "runs": Run.objects.filter(model_version__in=released).count(),
+        "generated_at": timezone.now(),
+    }
+    return render(request, "governance/statement.html", context)

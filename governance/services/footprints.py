@@ -217,3 +217,24 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
 
 def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data)).hexdigest()
+
+
+def carbon_by_month(versions: list[ModelVersion]) -> list[tuple[str, float, float]]:
+    """(YYYY-MM, facility kWh, location-based kgCO2e) of the runs of these versions, by the month they ended."""
+    months: dict[str, list[float]] = {}
+    for version in versions:
+        for rf in version_footprint(version).runs:
+            key = (rf.run.ended_at or rf.run.started_at).strftime("%Y-%m")
+            month = months.setdefault(key, [0.0, 0.0])
+            month[0] += rf.result.footprint.facility_energy_kwh.central
+            month[1] += rf.result.footprint.location_based_kgco2e.central
+    return [(k, v[0], v[1]) for k, v in sorted(months.items())]
+
+
+def statement_totals(versions: list[ModelVersion]) -> dict[str, Range]:
+    """Totals over versions, for the public statement."""
+    totals: dict[str, Range] = {}
+    for version in versions:
+        for name, value in version_footprint(version).totals.items():
+            _add(totals, name, value)
+    return totals
