@@ -254,6 +254,8 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "decisions": review.decisions.select_related("reviewer"),
         "comments": review.comments.select_related("author"),
         "reports": review.reports.defer("pdf"),
+        # While a report renders the page refreshes itself, so its progress bar moves.
+        "rendering": review.reports.filter(state__in=[AuditReport.State.QUEUED, AuditReport.State.RENDERING]).exists(),
         "history": AuditEvent.objects.filter(object_type="ImpactReview", object_id=str(review.pk)).order_by("id"),
     }
     return render(request, "governance/review.html", context)
