@@ -423,7 +423,7 @@ class ReportDetailView(ReportBase, generics.RetrieveAPIView):  # type: ignore[ty
 class ReportFileView(ReportBase):
     """The PDF, the model-card block or the JSON export of a finished report."""
 
-    @extend_schema(responses={(200, "application/pdf"): bytes})
+    @extend_schema(responses={(200, "application/pdf"): bytes}, operation_id="reports_file")
     def get(self, request: Request, pk: int, kind: str) -> HttpResponse:
         if kind not in ("pdf", "model-card", "export"):
             raise Http404
