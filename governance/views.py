@@ -8,7 +8,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from governance.access import roles_in
@@ -274,10 +273,6 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def svg(markup: str) -> str:
-    return mark_safe(markup)  # noqa: S308 (lca.charts escapes every text it draws)
-
-
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     versions = list(ModelVersion.objects.visible_to(request.user).filter(runs__isnull=False).distinct())
@@ -286,21 +281,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     points_kg = [(float(i), kg) for i, (_, _, kg) in enumerate(months)]
     span = (months[0][0], months[-1][0]) if months else ("", "")
     context = {
-        "energy_chart": svg(
-            line_chart(
-                [("facility energy", points_kwh)],
-                title="Energy by month",
-                y_unit="kWh",
-                x_labels=span,
-            )
+        "energy_chart": line_chart(
+            [("facility energy", points_kwh)],
+            title="Energy by month",
+            y_unit="kWh",
+            x_labels=span,
         ),
-        "carbon_chart": svg(
-            line_chart(
-                [("location-based carbon", points_kg)],
-                title="Carbon by month",
-                y_unit="kgCO2e",
-                x_labels=span,
-            )
+        "carbon_chart": line_chart(
+            [("location-based carbon", points_kg)],
+            title="Carbon by month",
+            y_unit="kgCO2e",
+            x_labels=span,
         ),
         "months": months,
         "budgets": [

@@ -8,7 +8,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 
 from lca.charts import line_chart
 from telemetry import queries
@@ -41,21 +40,17 @@ def chart(request: HttpRequest) -> HttpResponse:
         series = queries.power_series(start=start, end=end, labels=labels, device_ids=device_ids)
         xs = [m.timestamp() for m, _, _ in series]
         span = (f"{series[0][0]:%Y-%m-%d %H:%M}", f"{series[-1][0]:%H:%M} UTC") if series else ("", "")
-        context["power_chart"] = mark_safe(  # noqa: S308 (SVG built with escaped text)
-            line_chart(
-                [("average power", list(zip(xs, [p for _, p, _ in series], strict=True)))],
-                title="Average power per minute",
-                y_unit="W",
-                x_labels=span,
-            )
+        context["power_chart"] = line_chart(
+            [("average power", list(zip(xs, [p for _, p, _ in series], strict=True)))],
+            title="Average power per minute",
+            y_unit="W",
+            x_labels=span,
         )
-        context["energy_chart"] = mark_safe(  # noqa: S308
-            line_chart(
-                [("cumulative energy", list(zip(xs, [e for _, _, e in series], strict=True)))],
-                title="Cumulative energy",
-                y_unit="kWh",
-                x_labels=span,
-            )
+        context["energy_chart"] = line_chart(
+            [("cumulative energy", list(zip(xs, [e for _, _, e in series], strict=True)))],
+            title="Cumulative energy",
+            y_unit="kWh",
+            x_labels=span,
         )
         context["energy"] = queries.energy(start=start, end=end, labels=labels, device_ids=device_ids)
     return render(request, "telemetry/chart.html", context)

@@ -13,7 +13,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from weasyprint import HTML
 
 from governance.access import require_visible
@@ -129,23 +128,18 @@ def report_context(review: ImpactReview, chain_head: str) -> dict[str, Any]:
         "factors": sorted(factors.values(), key=lambda f: f["name"]),
         "chain_head": chain_head,
         "generated_at": timezone.now(),
-        # The chart functions escape every text they draw, so their SVG is safe to embed.
         "charts": {
-            "energy_by_stage": mark_safe(range_bars(sorted(by_stage.items()), "kWh", title="Energy by stage")),  # noqa: S308
-            "carbon_over_time": mark_safe(  # noqa: S308
-                line_chart(
-                    [("cumulative location-based carbon", points)],
-                    title="Carbon over time",
-                    y_unit="kgCO2e",
-                    x_labels=("first run", "last run"),
-                )
+            "energy_by_stage": range_bars(sorted(by_stage.items()), "kWh", title="Energy by stage"),
+            "carbon_over_time": line_chart(
+                [("cumulative location-based carbon", points)],
+                title="Carbon over time",
+                y_unit="kgCO2e",
+                x_labels=("first run", "last run"),
             ),
-            "per_token": mark_safe(  # noqa: S308
-                range_bars(
-                    per_token,
-                    "kgCO2e per 1,000 tokens",
-                    title="Per-token footprint against the previous release",
-                )
+            "per_token": range_bars(
+                per_token,
+                "kgCO2e per 1,000 tokens",
+                title="Per-token footprint against the previous release",
             ),
         },
     }
