@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.ingest import ingest_batch
 from telemetry.models import Agent
 from telemetry.rollups import roll_up_pending
@@ -15,14 +15,6 @@ DEMO_HOST = "demo-gpu-host-1"
 DEMO_LABEL = "aurora-chat-1.1-ft"
 
 
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -> str:
     """Ingests a finished training run (idempotent) and returns a fresh enrolment token
     for the live demo agent."""
@@ -30,7 +22,7 @@ def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -
     if Agent.objects.filter(hostname=DEMO_HOST).exists():
         return token
     agent, _ = enrol_agent(enrolment_token=token, hostname=DEMO_HOST)
-    clock = _Clock(time.time() - hours * 3600 - 3600)  # it ended an hour ago
+    clock = ManualClock(time.time() - hours * 3600 - 3600)  # it ended an hour ago
     backend = SimulatedBackend(gpus, seed=2024, clock=clock)
     devices = [d.__dict__ for d in backend.devices()]
     samples = []

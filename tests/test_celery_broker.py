@@ -14,10 +14,10 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app, ping
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.models import IngestBatch, MinuteRollup
 from telemetry.tasks import roll_up
-from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
 
 pytestmark = pytest.mark.skipif(not settings.CELERY_BROKER_URL, reason="CELERY_BROKER_URL is unset")
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def test_a_task_runs_on_a_real_worker(worker_queue):
 
 def test_telemetry_rollup_runs_on_a_real_worker(worker_queue, transactional_db, settings):
     settings.TELEMETRY_ROLLUP_INLINE = False
-    clock = Clock(time.time() - 600)
+    clock = ManualClock(time.time() - 600)
     backend = SimulatedBackend(1, seed=31, clock=clock)
     client, _ = enrolled_client()
     post(client, envelope(backend, 1, simulated_samples(backend, clock, 120)))

@@ -9,11 +9,11 @@ import pytest
 from governance.models import Role
 from governance.services import registry
 from governance.services.reports import render_report
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.rollups import roll_up_pending
 from tests.conftest import client_for, token_client
 from tests.factories import ModelVersionFactory, RegisteredModelFactory, UserFactory
-from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
 
 REVIEW_TEXT = {"goal_and_scope": "Per 1,000 tokens; training and inference.", "training_inventory": "One run."}
 
@@ -30,7 +30,7 @@ def world(team, settings):
 
 
 def measured_run(pipeline, version, label, *, seconds=300, telemetry=True):
-    clock = Clock(time.time() - seconds - 120)
+    clock = ManualClock(time.time() - seconds - 120)
     started = datetime.fromtimestamp(clock.now, UTC)
     response = pipeline.post(
         "/api/v1/runs/",

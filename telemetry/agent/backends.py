@@ -165,6 +165,17 @@ class SimulatedGpu:
         )
 
 
+class ManualClock:
+    """A clock that moves only when told: drives simulated GPUs through past time
+    (demo data, benchmarks, tests) as fast as the machine allows."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class SimulatedBackend:
     def __init__(self, count: int, *, seed: int = 1, clock: Any = time.time) -> None:
         self.clock = clock

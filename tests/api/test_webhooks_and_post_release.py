@@ -11,10 +11,10 @@ from django.core import mail
 
 from governance.models import ImpactReview, ReviewKind, WebhookDelivery
 from governance.services.post_release import run_due
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.rollups import roll_up_pending
 from tests.conftest import client_for
-from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
 from tests.workflow import approved_review, measured_run
 
 SECRET = "a-long-shared-secret-for-tests"
@@ -117,7 +117,7 @@ def test_test_delivery_button_and_delivery_log(world, receiver):
 
 
 def serve(pipeline, version, label, tokens, seconds=600):
-    clock = Clock(time.time() - seconds - 60)
+    clock = ManualClock(time.time() - seconds - 60)
     start = datetime.fromtimestamp(clock.now, UTC)
     deployment = pipeline.post(
         "/api/v1/deployments/",

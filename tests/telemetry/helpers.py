@@ -8,16 +8,8 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.services import create_enrolment_token, enrol_agent
-
-
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def enrolled_client(hostname: str = "gpu-1") -> tuple[APIClient, Any]:
@@ -29,7 +21,7 @@ def enrolled_client(hostname: str = "gpu-1") -> tuple[APIClient, Any]:
 
 
 def simulated_samples(
-    backend: SimulatedBackend, clock: Clock, seconds: int, step: float = 1.0, label: str = "run-1"
+    backend: SimulatedBackend, clock: ManualClock, seconds: int, step: float = 1.0, label: str = "run-1"
 ) -> list[dict[str, Any]]:
     samples = []
     for _ in range(int(seconds / step)):

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from telemetry import queries
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.rollups import roll_up_pending
-from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
 
 
 def window(clock_start: float, clock_end: float):
@@ -18,7 +18,7 @@ def window(clock_start: float, clock_end: float):
 @pytest.fixture
 def run(db, settings):
     settings.TELEMETRY_ROLLUP_INLINE = False
-    clock = Clock(time.time() - 3600)
+    clock = ManualClock(time.time() - 3600)
     backend = SimulatedBackend(2, seed=3, clock=clock)
     start = clock.now
     first = {g.uuid: g.energy_j for g in backend.gpus}
@@ -56,7 +56,7 @@ def test_rolling_up_again_changes_nothing(run):
 
 def test_lost_samples_lose_no_energy_with_counters_but_lower_coverage(db, settings):
     settings.TELEMETRY_ROLLUP_INLINE = False
-    clock = Clock(time.time() - 3600)
+    clock = ManualClock(time.time() - 3600)
     backend = SimulatedBackend(1, seed=5, clock=clock)
     start, first = clock.now, backend.gpus[0].energy_j
     client, _ = enrolled_client()
@@ -73,7 +73,7 @@ def test_lost_samples_lose_no_energy_with_counters_but_lower_coverage(db, settin
 
 def test_power_integration_where_no_counter(db, settings):
     settings.TELEMETRY_ROLLUP_INLINE = False
-    clock = Clock(time.time() - 3600)
+    clock = ManualClock(time.time() - 3600)
     backend = SimulatedBackend(1, seed=9, clock=clock)
     start, first = clock.now, backend.gpus[0].energy_j
     client, _ = enrolled_client()

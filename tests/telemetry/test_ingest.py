@@ -4,16 +4,16 @@ from datetime import timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.models import Agent, IngestBatch, QuarantinedSample, Sample
 from telemetry.services import revoke_agent
 from tests.conftest import token_client
-from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
 
 
 @pytest.fixture
 def sim():
-    clock = Clock(time.time() - 600)
+    clock = ManualClock(time.time() - 600)
     return SimulatedBackend(2, seed=7, clock=clock), clock
 
 

@@ -1,13 +1,13 @@
 import time
 
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.rollups import roll_up_pending
 from tests.factories import PASSWORD
-from tests.telemetry.helpers import Clock, enrolled_client, envelope, post, simulated_samples
+from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
 
 
 def test_devices_page_and_label_chart(client, team):
-    clock = Clock(time.time() - 300)
+    clock = ManualClock(time.time() - 300)
     backend = SimulatedBackend(2, seed=21, clock=clock)
     agent_client, _ = enrolled_client("gpu-node-9")
     post(agent_client, envelope(backend, 1, simulated_samples(backend, clock, 240, label="train-7")))

@@ -22,20 +22,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
 from telemetry import partitions
-from telemetry.agent.backends import SimulatedBackend
+from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.ingest import INSERT, STAGING, copy_value
 from telemetry.models import Agent, Device, IngestBatch, QuarantinedSample
 from telemetry.services import create_enrolment_token, enrol_agent
 
 DAY_OFFSET = 20  # the benchmark writes into one old day's partition and drops it afterwards
-
-
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _free_port() -> int:
@@ -94,11 +86,11 @@ class Command(BaseCommand):
     ) -> list[tuple[str, bytes, list[dict[str, Any]]]]:
         bodies = []
         gpus = 8
-        sims: dict[int, tuple[_Clock, SimulatedBackend, int]] = {}
+        sims: dict[int, tuple[ManualClock, SimulatedBackend, int]] = {}
         for n in range(batches):
             agent, key = agents[n % len(agents)]
             if agent.pk not in sims:
-                clock = _Clock(start)
+                clock = ManualClock(start)
                 backend = SimulatedBackend(gpus, seed=agent.pk, clock=clock)
                 for g in backend.gpus:  # each agent its own GPUs
                     g.uuid = f"GPU-BENCH-{agent.pk}-{g.index}"
