@@ -1,13 +1,18 @@
-"""Batch ingest: validate each sample at the edge, keep the bad ones in quarantine
-with their reason, and write the good ones with COPY through a staging table so a
-replayed sample is a no-op. A batch is idempotent on (agent, batch_seq)."""
+"""Batch ingest, split by what each side does fastest. Python checks that every
+sample is well-formed (a JSON object whose fields have the right JSON types, from a
+known device) and writes the good ones as typed COPY text into a staging table;
+PostgreSQL checks the values (time window, ranges, energy counters that go
+backwards) in one set-based statement that inserts the good rows with ON CONFLICT
+DO NOTHING, so a replayed sample is a no-op. Every refused sample is kept in
+quarantine with its reason. A batch is idempotent on (agent, batch_seq)."""
 
 from __future__ import annotations
 
-import math
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from types import NoneType
 from typing import Any
 
 from django.conf import settings
@@ -17,33 +22,93 @@ from django.utils import timezone
 from telemetry import partitions
 from telemetry.models import Agent, Device, IngestBatch, QuarantinedSample
 
-COLUMNS = (
-    "device_id",
-    "ts",
-    "label",
-    "energy_mj",
-    "power_w",
-    "power_limit_w",
-    "gpu_util",
-    "mem_util",
-    "mem_used_mb",
-    "temp_c",
-    "sm_clock_mhz",
-    "counter_reset",
-    "batch_id",
+MAX_POWER_W = 5000  # no accelerator draws more; a larger value is a unit error
+FUTURE_TOLERANCE_S = 300
+MAX_LABEL_CHARS = 200
+# The readings a sample may carry, each of which may be missing or null: column
+# type, whole number?, lowest and highest value accepted.
+READINGS: dict[str, tuple[str, bool, int, int]] = {
+    "energy_mj": ("bigint", True, 0, 2**63 - 1),
+    "power_w": ("double precision", False, 0, MAX_POWER_W),
+    "power_limit_w": ("double precision", False, 0, MAX_POWER_W),
+    "gpu_util": ("smallint", True, 0, 100),
+    "mem_util": ("smallint", True, 0, 100),
+    "mem_used_mb": ("integer", True, 0, 2**31 - 1),
+    "temp_c": ("smallint", True, -273, 2**15 - 1),
+    "sm_clock_mhz": ("integer", True, 0, 2**31 - 1),
+}
+# Each field's accepted JSON types (a missing field reads as null) and what is wrong otherwise.
+FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "device": ((str,), "unknown device"),
+    "ts": ((int, float), "missing or invalid timestamp"),
+    "label": ((str, NoneType), "label is not a string"),
+    "counter_reset": ((bool, NoneType), "counter_reset is not true or false"),
+    **{
+        name: ((int, NoneType), f"{name} is not a whole number")
+        if whole
+        else ((int, float, NoneType), f"{name} is not a number")
+        for name, (_, whole, _, _) in READINGS.items()
+    },
+}
+# Staging holds the readings as float8 (energy as numeric, exact) so that any number
+# Python accepted loads, and PostgreSQL can then say which ones are out of range.
+STAGING = f"""CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
+    ord integer, device_id bigint, ts_epoch double precision, label text, counter_reset boolean,
+    {", ".join(f"{n} {'numeric' if n == 'energy_mj' else 'double precision'}" for n in READINGS)})
+    ON COMMIT DELETE ROWS"""
+_RANGE_CHECKS = "\n        ".join(
+    f"WHEN {n} NOT BETWEEN {low} AND {high} THEN '{n} outside {low} to {high}'"
+    for n, (_, _, low, high) in READINGS.items()
 )
-# Row layout while ingesting: ts stays epoch seconds (a float) until PostgreSQL converts it.
-DEVICE, TS, LABEL, ENERGY, POWER, RESET = 0, 1, 2, 3, 4, 11
-MAX_POWER_W = 5000.0  # no accelerator draws more; a larger value is a unit error
-FUTURE_TOLERANCE_S = 300.0
-NUMBER = (int, float)
-STAGING = """CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
-    device_id bigint, ts_epoch double precision, label text, energy_mj bigint, power_w double precision,
-    power_limit_w double precision, gpu_util smallint, mem_util smallint, mem_used_mb integer, temp_c smallint,
-    sm_clock_mhz integer, counter_reset boolean, batch_id bigint) ON COMMIT DELETE ROWS"""
-INSERT = f"""INSERT INTO telemetry_sample ({", ".join(COLUMNS)})
-    SELECT device_id, to_timestamp(ts_epoch), {", ".join(COLUMNS[2:])} FROM telemetry_staging
-    ON CONFLICT (device_id, ts) DO NOTHING"""
+# One statement from staging to storage. `judged` finds energy counters that went
+# backwards: a counter never falls below the highest value before it on the same
+# device, unless a sample flags a reset, which starts a new run of values (the
+# first run also compares with the last stored value).
+STORE = f"""
+WITH checked AS (
+    SELECT *, CASE
+        WHEN ts_epoch > %(latest_s)s THEN 'timestamp in the future'
+        WHEN ts_epoch < %(oldest_s)s THEN 'timestamp older than the raw-data retention'
+        {_RANGE_CHECKS}
+        WHEN length(label) > {MAX_LABEL_CHARS} THEN 'label longer than {MAX_LABEL_CHARS} characters'
+    END AS reason
+    FROM telemetry_staging
+), valid AS (
+    SELECT ord, device_id, to_timestamp(ts_epoch) AS ts, label, coalesce(counter_reset, false) AS counter_reset,
+        {", ".join(f"{n}::{t} AS {n}" for n, (t, *_) in READINGS.items())}
+    FROM checked WHERE reason IS NULL
+), runs AS (
+    SELECT *, count(*) FILTER (WHERE counter_reset AND energy_mj IS NOT NULL)
+        OVER (PARTITION BY device_id ORDER BY ts, ord) AS counter_run
+    FROM valid
+), stored AS (
+    SELECT f.device_id, (SELECT s.energy_mj FROM telemetry_sample s WHERE s.device_id = f.device_id
+        AND s.ts < f.first AND s.energy_mj IS NOT NULL ORDER BY s.ts DESC LIMIT 1) AS energy_mj
+    FROM (SELECT device_id, min(ts) AS first FROM valid WHERE energy_mj IS NOT NULL GROUP BY device_id) f
+), judged AS (
+    SELECT r.*, coalesce(NOT r.counter_reset AND r.energy_mj < greatest(
+        max(r.energy_mj) OVER (PARTITION BY r.device_id, r.counter_run ORDER BY r.ts, r.ord
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+        CASE WHEN r.counter_run = 0 THEN s.energy_mj END), false) AS backwards
+    FROM runs r LEFT JOIN stored s USING (device_id)
+), good AS (
+    SELECT * FROM judged WHERE NOT backwards
+), refused AS (
+    SELECT ord, reason FROM checked WHERE reason IS NOT NULL
+    UNION ALL SELECT ord, 'energy counter went backwards without a reset flag' FROM judged WHERE backwards
+), inserted AS (
+    INSERT INTO telemetry_sample (device_id, ts, label, counter_reset, batch_id, {", ".join(READINGS)})
+    SELECT device_id, ts, label, counter_reset, %(batch_id)s, {", ".join(READINGS)} FROM good
+    ON CONFLICT (device_id, ts) DO NOTHING
+    RETURNING 1
+), latest AS (
+    UPDATE telemetry_device d SET last_seen_at = v.ts, last_power_w = v.power_w, last_label = v.label
+    FROM (SELECT DISTINCT ON (device_id) device_id, ts, power_w, label FROM good ORDER BY device_id, ts DESC) v
+    WHERE d.id = v.device_id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.ts)
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM good), (SELECT min(ts) FROM good),
+    (SELECT max(ts) FROM good), (SELECT array_agg(ord) FROM refused), (SELECT array_agg(reason) FROM refused)
+"""
 
 
 class BatchRejected(ValueError):
@@ -60,44 +125,6 @@ class IngestResult:
     quarantined: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     batch_id: int | None = None
-
-
-def _finite(value: Any) -> bool:
-    return value is None or (type(value) in NUMBER and math.isfinite(value))
-
-
-def _check(sample: Any, devices: dict[str, Device], now_s: float, oldest_s: float) -> tuple[Any, ...]:
-    """The row to store (without its batch id), or ValueError with the reason. Kept
-    tight: it runs for every sample."""
-    if type(sample) is not dict:
-        raise ValueError("not an object")
-    device = devices.get(sample.get("device"))  # type: ignore[arg-type]
-    if device is None:
-        raise ValueError("unknown device")
-    ts = sample.get("ts")
-    if type(ts) not in NUMBER or not math.isfinite(ts):
-        raise ValueError("missing or invalid timestamp")
-    if ts > now_s + FUTURE_TOLERANCE_S:
-        raise ValueError("timestamp in the future")
-    if ts < oldest_s:
-        raise ValueError("timestamp older than the raw-data retention")
-    get = sample.get
-    power, energy, limit = get("power_w"), get("energy_mj"), get("power_limit_w")
-    ints = (get("gpu_util"), get("mem_util"), get("mem_used_mb"), get("temp_c"), get("sm_clock_mhz"))
-    if not (_finite(power) and _finite(limit) and all(v is None or type(v) is int for v in ints)) or not (
-        energy is None or type(energy) is int
-    ):
-        raise ValueError("a reading is not a finite number")
-    if power is not None and not 0 <= power <= MAX_POWER_W:
-        raise ValueError("negative power" if power < 0 else "power above 5 kW")
-    if energy is not None and energy < 0:
-        raise ValueError("negative energy counter")
-    if (ints[0] is not None and not 0 <= ints[0] <= 100) or (ints[1] is not None and not 0 <= ints[1] <= 100):
-        raise ValueError("utilisation outside 0-100%")
-    label = get("label") or ""
-    if type(label) is not str or len(label) > 200:
-        raise ValueError("label is not a string of at most 200 characters")
-    return (device.pk, float(ts), label, energy, power, limit, *ints, bool(get("counter_reset", False)))
 
 
 def _register_devices(agent: Agent, declared: Any) -> dict[str, Device]:
@@ -121,65 +148,77 @@ def _register_devices(agent: Agent, declared: Any) -> dict[str, Device]:
     return by_uuid
 
 
-def _previous_energies(firsts: dict[int, float]) -> dict[int, int | None]:
-    """Each device's last stored counter value before its first sample in this batch:
-    one query, an index probe per device."""
-    if not firsts:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT d.id, (SELECT s.energy_mj FROM telemetry_sample s WHERE s.device_id = d.id "
-            "AND s.ts < to_timestamp(d.first) AND s.energy_mj IS NOT NULL ORDER BY s.ts DESC LIMIT 1) "
-            "FROM unnest(%s::bigint[], %s::double precision[]) AS d(id, first)",
-            [list(firsts), list(firsts.values())],
-        )
-        return dict(cursor.fetchall())
+@functools.cache
+def _line_format(types: tuple[type, ...]) -> str | None:
+    """The COPY line for samples whose fields have these types (ord and device id
+    first), or None if a type is not accepted. A null is written as \\N and its
+    value swallowed by %.0s."""
+    if not all(t in kinds for t, (kinds, _) in zip(types, FIELDS.values(), strict=True)):
+        return None
+    readings = types[3:]  # after device, ts and label, which are always written
+    return "%s\t%s\t%r\t%s\t" + "\t".join("\\N%.0s" if t is NoneType else "%r" for t in readings) + "\n"
 
 
-def _backwards(rows: list[tuple[Any, ...]]) -> set[int]:
-    """Indexes of rows whose energy counter went down without a reset flag."""
-    order = sorted(range(len(rows)), key=lambda i: (rows[i][DEVICE], rows[i][TS]))
-    firsts: dict[int, float] = {}
-    for i in order:
-        if rows[i][ENERGY] is not None:
-            firsts.setdefault(rows[i][DEVICE], rows[i][TS])
-    last = _previous_energies(firsts)
-    bad: set[int] = set()
-    for i in order:
-        device_id, energy = rows[i][DEVICE], rows[i][ENERGY]
-        if energy is None:
-            continue
-        previous = last.get(device_id)
-        if previous is not None and energy < previous and not rows[i][RESET]:
-            bad.add(i)
-        else:
-            last[device_id] = energy
-    return bad
+def _copy_label(label: str | None) -> str | None:
+    """The label as COPY text, or None where PostgreSQL cannot hold it (a NUL)."""
+    if label is None:
+        return ""
+    if "\x00" in label:
+        return None
+    return label.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    return str(value)
+def _why(sample: Any, devices: dict[str, int]) -> str:
+    if type(sample) is not dict:
+        return "not an object"
+    for name, (kinds, reason) in FIELDS.items():
+        if type(sample.get(name)) not in kinds:
+            return reason
+    if sample["device"] not in devices:
+        return "unknown device"
+    return "label contains a NUL character"
 
 
-def _copy(rows: list[tuple[Any, ...]]) -> int:
-    """COPY (one text buffer) into a per-connection staging table, then one INSERT that
-    skips rows already stored. Returns how many were new."""
-    lines = []
-    for row in rows:
-        label = row[LABEL].replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
-        lines.append("\t".join([copy_value(row[0]), repr(row[1]), label, *map(copy_value, row[3:])]))
-    with connection.cursor() as cursor:
-        cursor.execute(STAGING)
-        with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:
-            copy.write("\n".join(lines) + "\n")
-        cursor.execute(INSERT)
-        inserted = cursor.rowcount
-        cursor.execute("TRUNCATE telemetry_staging")
-    return int(inserted)
+def _staging_text(samples: list[Any], devices: dict[str, int]) -> tuple[str, list[tuple[int, str]]]:
+    """COPY text of the well-formed samples, and (index, reason) of the others. The
+    loop runs for every sample, so it does as little as it can: one lookup decides
+    whether all of a sample's fields have accepted types."""
+    lines, refused = [], []
+    labels: dict[str | None, str | None] = {}
+    names = tuple(FIELDS)
+    for i, sample in enumerate(samples):
+        if type(sample) is dict:
+            values = tuple(map(sample.get, names))
+            line = _line_format(tuple(map(type, values)))
+            device = devices.get(values[0])
+            if line is not None and device is not None:
+                if values[2] not in labels:
+                    labels[values[2]] = _copy_label(values[2])
+                if (label := labels[values[2]]) is not None:
+                    lines.append(line % (i, device, values[1], label, *values[3:]))
+                    continue
+        refused.append((i, _why(sample, devices)))
+    return "".join(lines), refused
+
+
+def _days(samples: list[Any], oldest_s: float, latest_s: float) -> set[date]:
+    """The days the storable samples fall on, whose partitions must exist before the insert."""
+    stamps = {s.get("ts") for s in samples if type(s) is dict}
+    return {
+        datetime.fromtimestamp(day * 86400, UTC).date()
+        for day in {ts // 86400 for ts in stamps if type(ts) in (int, float) and oldest_s <= ts <= latest_s}
+    }
+
+
+def _without_nul(value: Any) -> Any:
+    """A quarantined sample as jsonb can hold it: NUL becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
@@ -194,8 +233,8 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
         raise BatchRejected("'samples' must be a list")
     result = IngestResult(batch_seq=seq, received=len(samples))
     now = timezone.now()
-    now_s = now.timestamp()
-    oldest_s = now_s - settings.TELEMETRY_RAW_RETENTION_DAYS * 86400
+    latest_s = now.timestamp() + FUTURE_TOLERANCE_S
+    oldest_s = now.timestamp() - settings.TELEMETRY_RAW_RETENTION_DAYS * 86400
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -204,70 +243,43 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
             result.duplicate_batch = True
             result.duplicated = len(samples)
             return result
-        devices = _register_devices(agent, payload.get("devices", []))
-        rows: list[tuple[Any, ...]] = []
-        quarantine: list[QuarantinedSample] = []
-
-        def reject(sample: Any, reason: str) -> None:
-            result.reasons[reason] += 1
-            uuid = sample.get("device", "") if isinstance(sample, dict) else ""
-            quarantine.append(
-                QuarantinedSample(agent=agent, batch_seq=seq, device_uuid=str(uuid)[:96], payload=sample, reason=reason)
+        devices = {uuid: d.pk for uuid, d in _register_devices(agent, payload.get("devices", [])).items()}
+        partitions.ensure(_days(samples, oldest_s, latest_s))
+        text, refused = _staging_text(samples, devices)
+        with connection.cursor() as cursor:
+            cursor.execute(STAGING)
+            with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:
+                copy.write(text)
+            cursor.execute(STORE, {"latest_s": latest_s, "oldest_s": oldest_s, "batch_id": batch.pk})
+            inserted, stored, min_ts, max_ts, ords, reasons = cursor.fetchone()
+            # The staging rows go at commit; this clears them sooner for a caller that
+            # ingests several batches in one transaction.
+            cursor.execute("TRUNCATE telemetry_staging")
+        refused += zip(ords or [], reasons or [], strict=True)
+        QuarantinedSample.objects.bulk_create(
+            QuarantinedSample(
+                agent=agent,
+                batch_seq=seq,
+                device_uuid=str(samples[i].get("device", "") if isinstance(samples[i], dict) else "")[:96],
+                payload=_without_nul(samples[i]),
+                reason=reason,
             )
-
-        for sample in samples:
-            try:
-                rows.append((*_check(sample, devices, now_s, oldest_s), batch.pk))
-            except ValueError as exc:
-                reject(sample, str(exc))
-        by_pk = {d.pk: d.uuid for d in devices.values()}
-        for i in sorted(_backwards(rows), reverse=True):
-            bad = rows.pop(i)
-            reject(
-                {"device": by_pk[bad[DEVICE]], "ts": bad[TS], "energy_mj": bad[ENERGY]},
-                "energy counter went backwards without a reset flag",
-            )
-        inserted = 0
-        if rows:
-            partitions.ensure({datetime.fromtimestamp(ts, UTC).date() for ts in {r[TS] // 86400 * 86400 for r in rows}})
-            inserted = _copy(rows)
-            _note_last_readings(rows)
-        QuarantinedSample.objects.bulk_create(quarantine)
+            for i, reason in refused
+        )
         result.accepted = inserted
-        result.duplicated = len(rows) - inserted
-        result.quarantined = len(quarantine)
+        result.duplicated = stored - inserted
+        result.quarantined = len(refused)
+        result.reasons = Counter(reason for _, reason in refused)
         result.batch_id = batch.pk
-        stamps = [r[TS] for r in rows]
         IngestBatch.objects.filter(pk=batch.pk).update(
             accepted=inserted,
             duplicated=result.duplicated,
             quarantined=result.quarantined,
-            min_ts=datetime.fromtimestamp(min(stamps), UTC) if stamps else None,
-            max_ts=datetime.fromtimestamp(max(stamps), UTC) if stamps else None,
-            rolled_up=not rows,
+            min_ts=min_ts,
+            max_ts=max_ts,
+            rolled_up=not stored,
         )
         Agent.objects.filter(pk=agent.pk).update(
             last_seen_at=now, agent_version=str(payload.get("agent_version", ""))[:20]
         )
     return result
-
-
-def _note_last_readings(rows: list[tuple[Any, ...]]) -> None:
-    """Each device's newest power and label, for the live view: one statement for all."""
-    latest: dict[int, tuple[Any, ...]] = {}
-    for r in rows:
-        if r[DEVICE] not in latest or r[TS] > latest[r[DEVICE]][TS]:
-            latest[r[DEVICE]] = r
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE telemetry_device d SET last_seen_at = to_timestamp(v.ts), last_power_w = v.power, "
-            "last_label = v.label FROM unnest(%s::bigint[], %s::double precision[], %s::double precision[], "
-            "%s::text[]) AS v(id, ts, power, label) "
-            "WHERE d.id = v.id AND (d.last_seen_at IS NULL OR d.last_seen_at < to_timestamp(v.ts))",
-            [
-                [r[DEVICE] for r in latest.values()],
-                [r[TS] for r in latest.values()],
-                [r[POWER] for r in latest.values()],
-                [r[LABEL] for r in latest.values()],
-            ],
-        )

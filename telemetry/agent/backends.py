@@ -150,15 +150,15 @@ class SimulatedGpu:
         new_power = self.power_at(t)
         self.energy_j += (self.power_w + new_power) / 2 * max(0.0, t - self.last_ts)
         self.power_w, self.last_ts = new_power, t
-        load = (new_power - self.IDLE_W) / (self.LOAD_W - self.IDLE_W)
+        load = max(0.0, new_power - self.IDLE_W) / (self.LOAD_W - self.IDLE_W)  # noise dips below idle
         return Reading(
             device=self.uuid,
             ts=t,
             energy_mj=int(self.energy_j * 1000),
             power_w=round(new_power, 3),
             power_limit_w=self.LIMIT_W,
-            gpu_util=max(0, min(100, round(load * 97))),
-            mem_util=max(0, min(100, round(load * 45))),
+            gpu_util=min(100, round(load * 97)),
+            mem_util=min(100, round(load * 45)),
             mem_used_mb=round(2_000 + load * 70_000),
             temp_c=round(32 + load * 38),
             sm_clock_mhz=round(345 + load * 1635),

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import json
 import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -79,8 +79,8 @@ def _read_json(request: Request) -> Any:
         except zlib.error as exc:
             raise exceptions.ParseError(f"Body is not valid gzip: {exc}") from exc
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise exceptions.ParseError(f"Body is not valid JSON: {exc}") from exc
 
 

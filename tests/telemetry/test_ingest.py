@@ -74,7 +74,7 @@ def test_bad_samples_are_quarantined_with_reasons_and_good_ones_kept(db, sim):
     answer = post(client, envelope(backend, 1, samples + bad)).json()
     assert answer["accepted"] == 10 and answer["quarantined"] == 6
     assert answer["reasons"] == {
-        "negative power": 1,
+        "power_w outside 0 to 5000": 1,
         "energy counter went backwards without a reset flag": 1,
         "timestamp in the future": 1,
         "unknown device": 1,
@@ -82,7 +82,64 @@ def test_bad_samples_are_quarantined_with_reasons_and_good_ones_kept(db, sim):
         "not an object": 1,
     }
     stored = QuarantinedSample.objects.filter(agent=agent)
-    assert stored.count() == 6 and stored.filter(device_uuid=device, reason="negative power").exists()
+    assert stored.count() == 6 and stored.filter(device_uuid=device, reason="power_w outside 0 to 5000").exists()
+
+
+def test_readings_of_the_wrong_kind_are_quarantined_field_by_field(db, sim):
+    backend, clock = sim
+    client, agent = enrolled_client()
+    (sample,) = simulated_samples(backend, clock, 1)[:1]
+    bad = [
+        {**sample, "ts": clock.now + 1, "gpu_util": 50.5},
+        {**sample, "ts": clock.now + 2, "temp_c": "hot"},
+        {**sample, "ts": clock.now + 3, "mem_used_mb": -1},
+        {**sample, "ts": clock.now + 4, "energy_mj": 2**70},
+        {**sample, "ts": clock.now + 5, "label": "x" * 201},
+        {**sample, "ts": clock.now + 6, "counter_reset": "yes"},
+        {**sample, "ts": clock.now + 7, "label": "job\x00one"},
+    ]
+    ok = {**sample, "ts": clock.now + 8, "energy_mj": sample["energy_mj"] + 5, "power_w": None, "label": None}
+    odd_label = {**ok, "ts": clock.now + 9, "label": "team\\a\tjob\n2"}
+    answer = post(client, envelope(backend, 1, [*bad, ok, odd_label])).json()
+    assert answer["accepted"] == 2
+    assert answer["reasons"] == {
+        "gpu_util is not a whole number": 1,
+        "temp_c is not a whole number": 1,
+        "mem_used_mb outside 0 to 2147483647": 1,
+        "energy_mj is not a whole number": 1,  # beyond 64 bits, JSON parsers give a float
+        "label longer than 200 characters": 1,
+        "counter_reset is not true or false": 1,
+        "label contains a NUL character": 1,
+    }
+    kept = QuarantinedSample.objects.get(agent=agent, reason__startswith="label contains")
+    assert kept.payload["label"] == "job\ufffdone"  # readable, and nothing else changed
+    stored = Sample.objects.order_by("ts")
+    assert [(s.power_w, s.label) for s in stored] == [(None, ""), (None, "team\\a\tjob\n2")]
+
+
+def test_a_counter_that_falls_is_judged_against_the_highest_value_before_it(db, sim):
+    backend, clock = sim
+    client, _ = enrolled_client()
+    (first,) = simulated_samples(backend, clock, 1)[:1]
+    post(client, envelope(backend, 1, [first]))  # stored before this batch
+    e, t = first["energy_mj"], clock.now
+
+    def at(dt: float, energy: int, reset: bool = False) -> dict:
+        return {**first, "ts": t + dt, "energy_mj": energy, "counter_reset": reset}
+
+    batch = [
+        at(1, e - 10),  # below the stored value: backwards
+        at(2, e + 100),
+        at(3, e + 50),  # below e + 100 even though above the sample before it
+        at(4, e + 60),  # still below e + 100: backwards too
+        at(5, 7, reset=True),  # a driver reload starts the counter again
+        at(6, 20),
+        at(7, 15),  # below 20 within the new run
+    ]
+    answer = post(client, envelope(backend, 2, list(reversed(batch)))).json()  # order in the batch does not matter
+    assert answer["reasons"] == {"energy counter went backwards without a reset flag": 4}
+    kept = sorted(round(ts.timestamp() - t) for ts in Sample.objects.values_list("ts", flat=True))
+    assert kept == [0, 2, 5, 6]
 
 
 def test_a_counter_reset_flag_is_accepted(db, sim):
