@@ -148,7 +148,7 @@ def _register_devices(agent: Agent, declared: Any) -> dict[str, Device]:
     return by_uuid
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8192)  # about 4,600 accepted combinations; bounded against odd input
 def _line_format(types: tuple[type, ...]) -> str | None:
     """The COPY line for samples whose fields have these types (ord and device id
     first), or None if a type is not accepted. A null is written as \\N and its
@@ -169,6 +169,7 @@ def _copy_label(label: str | None) -> str | None:
 
 
 def _why(sample: Any, devices: dict[str, int]) -> str:
+    """The reason _staging_text refused a sample: the slow path, for the few that fail."""
     if type(sample) is not dict:
         return "not an object"
     for name, (kinds, reason) in FIELDS.items():
@@ -260,7 +261,7 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
             QuarantinedSample(
                 agent=agent,
                 batch_seq=seq,
-                device_uuid=str(samples[i].get("device", "") if isinstance(samples[i], dict) else "")[:96],
+                device_uuid=str(samples[i].get("device") or "" if isinstance(samples[i], dict) else "")[:96],
                 payload=_without_nul(samples[i]),
                 reason=reason,
             )
