@@ -54,25 +54,26 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
 # Python accepted loads, and PostgreSQL can then say which ones are out of range.
 STAGING = f"""CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
     ord integer, device_id bigint, ts_epoch double precision, label text, counter_reset boolean,
-    {", ".join(f"{n} {'numeric' if n == 'energy_mj' else 'double precision'}" for n in READINGS)})
-    ON COMMIT DELETE ROWS"""
+    {", ".join(f"{n} {'numeric' if n == 'energy_mj' else 'double precision'}" for n in READINGS)})"""
 _RANGE_CHECKS = "\n        ".join(
     f"WHEN {n} NOT BETWEEN {low} AND {high} THEN '{n} outside {low} to {high}'"
     for n, (_, _, low, high) in READINGS.items()
 )
-# One statement from staging to storage. `judged` finds energy counters that went
+# One statement from staging (which it empties) to storage. `judged` finds energy counters that went
 # backwards: a counter never falls below the highest value before it on the same
 # device, unless a sample flags a reset, which starts a new run of values (the
 # first run also compares with the last stored value).
 STORE = f"""
-WITH checked AS (
+WITH staged AS (
+    DELETE FROM telemetry_staging RETURNING *
+), checked AS (
     SELECT *, CASE
         WHEN ts_epoch > %(latest_s)s THEN 'timestamp in the future'
         WHEN ts_epoch < %(oldest_s)s THEN 'timestamp older than the raw-data retention'
         {_RANGE_CHECKS}
         WHEN length(label) > {MAX_LABEL_CHARS} THEN 'label longer than {MAX_LABEL_CHARS} characters'
     END AS reason
-    FROM telemetry_staging
+    FROM staged
 ), valid AS (
     SELECT ord, device_id, to_timestamp(ts_epoch) AS ts, label, coalesce(counter_reset, false) AS counter_reset,
         {", ".join(f"{n}::{t} AS {n}" for n, (t, *_) in READINGS.items())}
@@ -106,8 +107,8 @@ WITH checked AS (
     FROM (SELECT DISTINCT ON (device_id) device_id, ts, power_w, label FROM good ORDER BY device_id, ts DESC) v
     WHERE d.id = v.device_id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.ts)
 )
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM good), (SELECT min(ts) FROM good),
-    (SELECT max(ts) FROM good), (SELECT array_agg(ord) FROM refused), (SELECT array_agg(reason) FROM refused)
+SELECT (SELECT count(*) FROM inserted), g.*, r.*
+FROM (SELECT count(*), min(ts), max(ts) FROM good) g, (SELECT array_agg(ord), array_agg(reason) FROM refused) r
 """
 
 
@@ -253,9 +254,6 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
                 copy.write(text)
             cursor.execute(STORE, {"latest_s": latest_s, "oldest_s": oldest_s, "batch_id": batch.pk})
             inserted, stored, min_ts, max_ts, ords, reasons = cursor.fetchone()
-            # The staging rows go at commit; this clears them sooner for a caller that
-            # ingests several batches in one transaction.
-            cursor.execute("TRUNCATE telemetry_staging")
         refused += zip(ords or [], reasons or [], strict=True)
         QuarantinedSample.objects.bulk_create(
             QuarantinedSample(

@@ -1,5 +1,7 @@
 """Ingest throughput: batches through the real HTTP endpoint on gunicorn, against
-the same rows loaded with the database's own idempotent COPY, in one run."""
+the same rows loaded with the database's own idempotent COPY, in one run. The two
+alternate in rounds, so a machine that speeds up or slows down mid-run (these are
+shared machines) moves both figures alike."""
 
 from __future__ import annotations
 
@@ -54,8 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000)
         parser.add_argument("--concurrency", type=int, default=2, help="Concurrent senders (one agent each).")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
+        parser.add_argument("--rounds", type=int, default=4, help="Alternating HTTP and COPY rounds.")
 
-    def handle(self, *args: Any, batches: int, batch_size: int, concurrency: int, workers: int, **opts: Any) -> None:
+    def handle(
+        self, *args: Any, batches: int, batch_size: int, concurrency: int, workers: int, rounds: int, **opts: Any
+    ) -> None:
         day = datetime.now(UTC).date() - timedelta(days=DAY_OFFSET)
         partitions.ensure({day})
         start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
@@ -68,15 +73,23 @@ class Command(BaseCommand):
         bodies = self._bodies(agents, batches, batch_size, start)
         port = _free_port()
         server = self._gunicorn(port, workers)
+        http_s = copy_s = 0.0
+        latencies: list[float] = []
         try:
-            http_rate, latencies = self._send(port, bodies, concurrency)
+            self._warm_up(port, bodies)
+            size = -(-len(bodies) // rounds)
+            for part in (bodies[i : i + size] for i in range(0, len(bodies), size)):
+                elapsed, part_latencies = self._send(port, part, concurrency)
+                http_s += elapsed
+                latencies += part_latencies
+                copy_s += self._raw_copy(part)
         finally:
             server.terminate()
             server.wait(timeout=30)
-        copy_rate = self._raw_copy(bodies)
         self._clean(agents, day)
 
-        total = batches * batch_size
+        total = sum(len(b[2]) for b in bodies)
+        http_rate, copy_rate = total / http_s, total / copy_s
         p50 = statistics.median(latencies) * 1000
         p99 = statistics.quantiles(latencies, n=100)[98] * 1000
         self.stdout.write(f"samples                 {total:>12,}")
@@ -149,14 +162,17 @@ class Command(BaseCommand):
                 time.sleep(0.1)
         raise RuntimeError("gunicorn did not start")
 
-    def _send(self, port: int, bodies: list[tuple[str, bytes, Any]], concurrency: int) -> tuple[float, list[float]]:
-        # Warm up: every worker connects to the database and runs the ingest once (empty batches).
+    def _warm_up(self, port: int, bodies: list[tuple[str, bytes, Any]]) -> None:
+        """Every worker connects to the database and runs the ingest once (empty batches)."""
         warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for n in range(20):
             key = bodies[n % len(bodies)][0]
             body = json.dumps({"batch_seq": 10**9 + n, "devices": [], "samples": []})
             warm.request("POST", "/api/v1/telemetry/batches/", body, {"Authorization": f"Agent {key}"})
             warm.getresponse().read()
+
+    def _send(self, port: int, bodies: list[tuple[str, bytes, Any]], concurrency: int) -> tuple[float, list[float]]:
+        """Seconds to send `bodies` with `concurrency` senders, and each batch's latency."""
         queue = list(enumerate(bodies))
         lock = threading.Lock()
         latencies: list[float] = []
@@ -193,11 +209,12 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - t0
         if failures:
             raise RuntimeError(f"{len(failures)} batches failed: {sorted(set(failures))[:5]}")
-        return sum(len(b[2]) for b in bodies) / elapsed, latencies
+        return elapsed, latencies
 
     def _raw_copy(self, bodies: list[tuple[str, bytes, list[dict[str, Any]]]]) -> float:
-        """The same rows, shifted one hour so they are new, rendered to typed COPY text
-        before the clock starts: what PostgreSQL itself does for an idempotent load."""
+        """Seconds to load the same rows, shifted one hour so they are new, rendered to
+        typed COPY text before the clock starts, one batch per transaction on one
+        connection: what PostgreSQL itself does for an idempotent load."""
         devices = {d.uuid: d.pk for d in Device.objects.filter(uuid__startswith="GPU-BENCH-")}
         chunks = [
             "".join(
@@ -217,7 +234,7 @@ class Command(BaseCommand):
                         copy.write(chunk)
                     cursor.execute(RAW_INSERT)
                     cursor.execute("TRUNCATE bench_staging")
-        return sum(len(b[2]) for b in bodies) / (time.perf_counter() - t0)
+        return time.perf_counter() - t0
 
     def _clean(self, agents: list[tuple[Agent, str]], day: Any) -> None:
         with connection.cursor() as cursor:
