@@ -15,7 +15,9 @@ def test_bench_ingest_prints_both_rates_their_ratio_and_cleans_up(transactional_
     monkeypatch.setenv("DATABASE_URL", urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])))
     out = StringIO()
     call_command("bench_ingest", batches=8, batch_size=16, rounds=2, stdout=out)
-    figures = dict(re.findall(r"^(HTTP ingest|raw idempotent COPY|ratio HTTP / COPY)\s+([\d,.]+)", out.getvalue(), re.M))
+    figures = dict(
+        re.findall(r"^(HTTP ingest|raw idempotent COPY|ratio HTTP / COPY)\s+([\d,.]+)", out.getvalue(), re.M)
+    )
     assert float(figures["HTTP ingest"].replace(",", "")) > 0
     assert float(figures["raw idempotent COPY"].replace(",", "")) > 0
     assert float(figures["ratio HTTP / COPY"]) > 0
