@@ -25,6 +25,7 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 ## A Celery worker and beat against CELERY_BROKER_URL (Redis or RabbitMQ).
 worker: venv

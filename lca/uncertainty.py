@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Sensitivity:
     share_of_swing: float
 
 
-Inputs = TypeVar("Inputs")
+Inputs = TypeVar("Inputs", bound="DataclassInstance")
 
 
 def one_at_a_time(inputs: Inputs, output: Callable[[Inputs], Range]) -> list[Sensitivity]:
@@ -88,11 +91,11 @@ def one_at_a_time(inputs: Inputs, output: Callable[[Inputs], Range]) -> list[Sen
     `output(inputs).central` when it alone moves across its range."""
     centred: dict[str, Any] = {
         f.name: Range.exact(v.central) if isinstance(v := getattr(inputs, f.name), Range) else v
-        for f in fields(inputs)  # type: ignore[arg-type]
+        for f in fields(inputs)
     }
-    base = replace(inputs, **centred)  # type: ignore[type-var]
+    base = replace(inputs, **centred)
     swings = []
-    for name, value in ((f.name, getattr(inputs, f.name)) for f in fields(inputs)):  # type: ignore[arg-type]
+    for name, value in ((f.name, getattr(inputs, f.name)) for f in fields(inputs)):
         if not isinstance(value, Range) or value.is_exact:
             continue
         at_low = output(replace(base, **{name: Range.exact(value.low)})).central
