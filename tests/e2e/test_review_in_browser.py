@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
 from governance.models import ImpactReview
@@ -36,6 +37,9 @@ def browser_page(monkeypatch):
         context = browser.new_context(accept_downloads=True)
         yield context.new_page()
         browser.close()
+        # While the loop runs, Django keeps this test's queries on a connection of their
+        # own, which pytest-django does not know about: close it, or it outlives the test.
+        connections.close_all()
 
 
 def log_in(page: Page, base: str, username: str) -> None:
