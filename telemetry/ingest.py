@@ -59,10 +59,10 @@ _RANGE_CHECKS = "\n        ".join(
     f"WHEN {n} NOT BETWEEN {low} AND {high} THEN '{n} outside {low} to {high}'"
     for n, (_, _, low, high) in READINGS.items()
 )
-# One statement from staging (which it empties) to storage. `judged` finds energy counters that went
-# backwards: a counter never falls below the highest value before it on the same
-# device, unless a sample flags a reset, which starts a new run of values (the
-# first run also compares with the last stored value).
+# One statement from staging (which it empties) to storage. `judged` finds energy
+# counters that went backwards: a counter never falls below the highest value before
+# it on the same device, unless a sample flags a reset, which starts a new run of
+# values (the first run also compares with the last stored value).
 STORE = f"""
 WITH staged AS (
     DELETE FROM telemetry_staging RETURNING *
