@@ -25,20 +25,16 @@ from django.db import connection, transaction
 
 from telemetry import partitions
 from telemetry.agent.backends import ManualClock, SimulatedBackend
+from telemetry.ingest import READINGS
 from telemetry.models import Agent, Device, IngestBatch, QuarantinedSample
 from telemetry.services import create_enrolment_token, enrol_agent
 
 DAY_OFFSET = 20  # the benchmark writes into one old day's partition and drops it afterwards
-# The baseline: PostgreSQL's own idempotent load of typed rows, no checks.
-RAW_FIELDS = ("energy_mj", "power_w", "power_limit_w", "gpu_util", "mem_util", "mem_used_mb", "temp_c", "sm_clock_mhz")
-RAW_STAGING = """CREATE TEMP TABLE IF NOT EXISTS bench_staging (
-    device_id bigint, ts_epoch double precision, label text, energy_mj bigint, power_w double precision,
-    power_limit_w double precision, gpu_util smallint, mem_util smallint, mem_used_mb integer, temp_c smallint,
-    sm_clock_mhz integer)"""
-RAW_INSERT = """INSERT INTO telemetry_sample (device_id, ts, label, energy_mj, power_w, power_limit_w, gpu_util,
-        mem_util, mem_used_mb, temp_c, sm_clock_mhz, batch_id)
-    SELECT device_id, to_timestamp(ts_epoch), label, energy_mj, power_w, power_limit_w, gpu_util,
-        mem_util, mem_used_mb, temp_c, sm_clock_mhz, 0 FROM bench_staging
+# The baseline: PostgreSQL's own idempotent load of the same typed rows, no checks.
+RAW_STAGING = f"""CREATE TEMP TABLE IF NOT EXISTS bench_staging (device_id bigint, ts_epoch double precision,
+    label text, {", ".join(f"{n} {t}" for n, (t, *_) in READINGS.items())})"""
+RAW_INSERT = f"""INSERT INTO telemetry_sample (device_id, ts, label, {", ".join(READINGS)}, batch_id)
+    SELECT device_id, to_timestamp(ts_epoch), label, {", ".join(READINGS)}, 0 FROM bench_staging
     ON CONFLICT (device_id, ts) DO NOTHING"""
 
 
@@ -219,7 +215,7 @@ class Command(BaseCommand):
         chunks = [
             "".join(
                 f"{devices[s['device']]}\t{s['ts'] + 3600!r}\t{s['label']}\t"
-                + "\t".join("\\N" if s[f] is None else str(s[f]) for f in RAW_FIELDS)
+                + "\t".join("\\N" if s[f] is None else str(s[f]) for f in READINGS)
                 + "\n"
                 for s in samples
             )
