@@ -150,7 +150,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"Role": "governance.models.Role.choices"},
+    "ENUM_NAME_OVERRIDES": {"Role": "governance.models.Role.choices", "Scope": "lca.api.serializers.SCOPES"},
 }
 
 # --- Celery ---

@@ -144,6 +144,7 @@ def seed_governance(project: Project, people: dict[str, AbstractBaseUser]) -> No
         stage=Stage.FINE_TUNING,
         facility=facility,
         hardware=h100,
+        host=HardwareModel.objects.get(slug="host-8gpu"),
         accelerator_count=4,
         label=DEMO_LABEL,
         started_at=span["start"],

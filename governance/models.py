@@ -274,6 +274,15 @@ class Run(models.Model):
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING)
     facility = models.ForeignKey("lca.Facility", on_delete=models.PROTECT, related_name="+")
     hardware = models.ForeignKey("lca.HardwareModel", on_delete=models.PROTECT, related_name="+")
+    host = models.ForeignKey(
+        "lca.HardwareModel",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        limit_choices_to={"kind": "host"},
+        help_text="The host server model; empty: the facility's, else the documented default.",
+    )
     accelerator_count = models.PositiveIntegerField()
     label = models.CharField(max_length=200, unique=True, help_text="The telemetry label the GPU agents use.")
     estimate = models.JSONField(null=True, blank=True, help_text="Pre-run estimate request (POST /estimates/ body).")
@@ -303,6 +312,15 @@ class Deployment(models.Model):
     name = models.CharField(max_length=200)
     facility = models.ForeignKey("lca.Facility", on_delete=models.PROTECT, related_name="+")
     hardware = models.ForeignKey("lca.HardwareModel", on_delete=models.PROTECT, related_name="+")
+    host = models.ForeignKey(
+        "lca.HardwareModel",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        limit_choices_to={"kind": "host"},
+        help_text="The host server model; empty: the facility's, else the documented default.",
+    )
     accelerator_count = models.PositiveIntegerField()
     label = models.CharField(max_length=200, unique=True, help_text="The telemetry label of its GPUs.")
     started_at = models.DateTimeField()

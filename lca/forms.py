@@ -9,7 +9,12 @@ from lca.models import Facility, GridRegion, HardwareModel
 ACTIVITIES = [
     ("model", "Model size and tokens (6·N·D for training, 2·N·D for inference)"),
     ("accelerator_hours", "Accelerator-hours"),
-    ("it_energy_kwh", "Measured IT energy (kWh)"),
+    ("energy_kwh", "Measured energy (kWh)"),
+]
+SCOPES = [
+    ("accelerator", "The accelerators alone (host and PUE are added)"),
+    ("node", "Accelerators and their host (PUE is added)"),
+    ("facility", "At the facility meter (PUE included)"),
 ]
 RANGES = ["mfu", "power_fraction"]
 
@@ -24,8 +29,10 @@ class EstimateForm(forms.Form):
     )
     active_parameters = forms.FloatField(required=False, min_value=1, help_text="N; active parameters for MoE.")
     tokens = forms.FloatField(required=False, min_value=1, help_text="D: training tokens or generated tokens.")
+    input_tokens = forms.FloatField(required=False, min_value=0, help_text="Inference: prompt tokens.")
     accelerator_hours = forms.FloatField(required=False, min_value=0, label="Accelerator-hours")
-    it_energy_kwh = forms.FloatField(required=False, min_value=0, label="IT energy (kWh)")
+    energy_kwh = forms.FloatField(required=False, min_value=0, label="Energy (kWh)")
+    energy_scope = forms.ChoiceField(choices=SCOPES, required=False, initial="accelerator", label="The energy covers")
     hardware = forms.ModelChoiceField(
         HardwareModel.objects.filter(kind="accelerator"), to_field_name="slug", required=False
     )
@@ -54,8 +61,12 @@ class EstimateForm(forms.Form):
             body.update(
                 phase=data["phase"] or "training", active_parameters=data["active_parameters"], tokens=data["tokens"]
             )
+            if body["phase"] == "inference":
+                body["input_tokens"] = data.get("input_tokens")
         else:
             body[data["activity"]] = data[data["activity"]]
+            if data["activity"] == "energy_kwh":
+                body["energy_scope"] = data.get("energy_scope") or None
         for name in ("accelerator_count", "pue", "tokens_served", "requests"):
             if data.get(name) is not None:
                 body[name] = data[name]

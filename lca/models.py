@@ -8,6 +8,28 @@ from django.db.models import Q
 
 from lca.uncertainty import Range
 
+# Where a source gives one figure, its range comes from a default spread (± share of the
+# central value) set by what is known of how such figures move; see README, "Reference ranges".
+# Same country-year between two releases of one dataset: US 2023 is 369.5 g in OWID's pull and
+# 393 g in Ember's 2026 release (6%), and a year apart values move as much again.
+COUNTRY_INTENSITY_SPREAD = 0.10
+# Provider region factors move by about ±20% from one year's report to the next.
+CLOUD_REGION_INTENSITY_SPREAD = 0.20
+# A figure with no stated data year (CCF's AWS and Azure factors): one more step of doubt.
+UNDATED_EXTRA_SPREAD = 0.10
+# PUE: Google's own regions span 1.07-1.13 around a fleet 1.10 (±3%); a fleet figure used
+# for one site (AWS, Azure) is less certain than a site's own.
+PUE_SPREAD = 0.05
+# WUE: Microsoft's fleet WUE fell from 0.49 (2021) to 0.30 L/kWh in three years; sites differ more.
+WUE_SPREAD = 0.50
+# Hardware lifetime: 3 years (EcoLogits), 4 (CCF), 5 (LLMCarbon, Amazon, Meta), 6 (BLOOM, Boavizta,
+# Google's TPU LCA; Alphabet's and Microsoft's accounting lives).
+LIFETIME_RANGE_YEARS = (3.0, 6.0)
+
+
+def spread(central: float, share: float, floor: float = 0.0) -> Range:
+    return Range(max(floor, central * (1 - share)), central, central * (1 + share))
+
 
 class Basis(models.TextChoices):
     LIFECYCLE = "lifecycle", "Lifecycle (incl. upstream)"
@@ -32,6 +54,11 @@ class GridRegion(models.Model):
     source = models.TextField()
     licence = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
+    residual_intensity_g_per_kwh = models.FloatField(
+        null=True, blank=True, help_text="Residual mix (grid less certificates sold), gCO2/kWh, for market-based."
+    )
+    residual_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    residual_source = models.TextField(blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -48,6 +75,23 @@ class GridRegion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
+
+    @property
+    def intensity_spread(self) -> float:
+        share = CLOUD_REGION_INTENSITY_SPREAD if self.kind == RegionKind.CLOUD_REGION else COUNTRY_INTENSITY_SPREAD
+        return share + (UNDATED_EXTRA_SPREAD if self.year is None else 0.0)
+
+    @property
+    def intensity_range(self) -> Range | None:
+        if self.intensity_g_per_kwh is None:
+            return None
+        return spread(self.intensity_g_per_kwh, self.intensity_spread)
+
+    @property
+    def residual_range(self) -> Range | None:
+        if self.residual_intensity_g_per_kwh is None:
+            return None
+        return spread(self.residual_intensity_g_per_kwh, COUNTRY_INTENSITY_SPREAD)
 
 
 class HourlyIntensity(models.Model):
@@ -121,6 +165,15 @@ class Facility(models.Model):
         null=True, blank=True, help_text="Share of electricity matched by renewable certificates (market-based)."
     )
     heat_reuse = models.BooleanField(null=True, blank=True)
+    host = models.ForeignKey(
+        "HardwareModel",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"kind": "host"},
+        help_text="The host server model its accelerators sit in, where known.",
+    )
     source = models.TextField(blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
 
@@ -140,6 +193,14 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def pue_range(self) -> Range | None:
+        return None if self.pue is None else spread(self.pue, PUE_SPREAD, floor=1.0)
+
+    @property
+    def wue_range(self) -> Range | None:
+        return None if self.wue_l_per_kwh is None else spread(self.wue_l_per_kwh, WUE_SPREAD)
 
 
 class HardwareKind(models.TextChoices):
@@ -188,6 +249,13 @@ class HardwareModel(models.Model):
             return None
         central = self.embodied_central_kgco2e
         return Range(self.embodied_low_kgco2e or central, central, self.embodied_high_kgco2e or central)
+
+    @property
+    def lifetime_range(self) -> Range | None:
+        if self.lifetime_years is None:
+            return None
+        low, high = LIFETIME_RANGE_YEARS
+        return Range(min(low, self.lifetime_years), self.lifetime_years, max(high, self.lifetime_years))
 
 
 # The procurement score: each rule, its weight, and how it reads a supplier. Shown

@@ -90,8 +90,7 @@ def one_at_a_time(inputs: Inputs, output: Callable[[Inputs], Range]) -> list[Sen
     """Ranks the Range fields of the dataclass `inputs` by the swing each causes in
     `output(inputs).central` when it alone moves across its range."""
     centred: dict[str, Any] = {
-        f.name: Range.exact(v.central) if isinstance(v := getattr(inputs, f.name), Range) else v
-        for f in fields(inputs)
+        f.name: Range.exact(v.central) if isinstance(v := getattr(inputs, f.name), Range) else v for f in fields(inputs)
     }
     base = replace(inputs, **centred)
     swings = []

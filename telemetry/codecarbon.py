@@ -1,7 +1,9 @@
-"""CodeCarbon clients report here. Uploaded energy is a delta in kWh with the
-client's PUE already applied: it is stored as facility energy and never multiplied
-by PUE again. Carbon is recomputed with Greenlight's grid factors; the client's own
-figure is kept as client-claimed."""
+"""CodeCarbon clients report here. Uploaded energy is a delta in kWh of the machine
+(CPU, GPU and RAM). CodeCarbon's PUE defaults to 1.0, so Greenlight applies the
+facility's PUE unless the client reported a PUE of its own (then the energy is taken
+as facility energy and never multiplied again); the footprint says which. Carbon is
+recomputed with Greenlight's grid factors; the client's own figure is kept as
+client-claimed."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Max, Sum
 
-from lca.models import GridRegion
+from lca.footprint import How, Scope
+from lca.models import Facility, GridRegion, RegionKind
 from lca.services import Estimate, EstimateError, EstimateRequest, estimate
 from lca.uncertainty import Range
 from telemetry.models import Agent, CodeCarbonEmission, CodeCarbonExperiment, CodeCarbonRun
@@ -43,6 +46,7 @@ def create_experiment(*, agent: Agent, data: dict[str, Any]) -> CodeCarbonExperi
         region=data.get("region") or "",
         cloud_provider=data.get("cloud_provider") or "",
         cloud_region=data.get("cloud_region") or "",
+        facility=data.get("facility"),
     )
 
 
@@ -63,6 +67,7 @@ def record_emission(*, run: CodeCarbonRun, data: dict[str, Any]) -> CodeCarbonEm
         cpu_power_w=data.get("cpu_power"),
         gpu_power_w=data.get("gpu_power"),
         ram_power_w=data.get("ram_power"),
+        client_pue=data.get("pue"),
         client_claimed_kgco2e=data.get("emissions_sum"),
     )
 
@@ -81,6 +86,16 @@ def grid_region(experiment: CodeCarbonExperiment) -> GridRegion | None:
     return None
 
 
+def facility(experiment: CodeCarbonExperiment, region: GridRegion) -> Facility | None:
+    """The facility the experiment names, else the catalogue's facility of its cloud region;
+    a country alone says nothing of the data centre, so it gives none."""
+    if experiment.facility is not None:
+        return experiment.facility
+    if region.kind != RegionKind.CLOUD_REGION:
+        return None
+    return Facility.objects.filter(grid_region=region).order_by("slug").first()
+
+
 @dataclass(frozen=True)
 class RunFootprint:
     energy_kwh: float
@@ -92,7 +107,10 @@ class RunFootprint:
 
 def run_footprint(run: CodeCarbonRun) -> RunFootprint:
     totals = run.emissions.aggregate(
-        energy=Sum("energy_kwh"), duration=Sum("duration_s"), claimed=Sum("client_claimed_kgco2e")
+        energy=Sum("energy_kwh"),
+        duration=Sum("duration_s"),
+        claimed=Sum("client_claimed_kgco2e"),
+        client_pue=Max("client_pue"),
     )
     energy_kwh = totals["energy"] or 0.0
     region = grid_region(run.experiment)
@@ -104,8 +122,26 @@ def run_footprint(run: CodeCarbonRun) -> RunFootprint:
             None,
             "No Greenlight grid factor for this experiment's country or region: carbon not computed.",
         )
+    site = facility(run.experiment, region)
+    client_pue = totals["client_pue"]
+    if client_pue is not None and client_pue > 1:
+        scope, pue_note = Scope.FACILITY, f"the client applied its own PUE {client_pue:g}, so none is added"
+    else:
+        scope = Scope.NODE
+        pue_note = (
+            f"the client reported no PUE (CodeCarbon's default is 1.0), so {site.name}'s PUE is applied"
+            if site is not None and site.pue is not None
+            else "the client reported no PUE and no facility is known for this experiment: PUE not counted"
+        )
+    request = EstimateRequest(
+        energy_kwh=Range.exact(energy_kwh),
+        energy_scope=scope,
+        energy_how=How.MEASURED,
+        grid_region=region,
+        facility=site,
+    )
     try:
-        result = estimate(EstimateRequest(facility_energy_kwh=Range.exact(energy_kwh), grid_region=region))
+        result = estimate(request)
     except EstimateError as exc:
         return RunFootprint(energy_kwh, totals["duration"] or 0.0, totals["claimed"], None, str(exc))
     return RunFootprint(
@@ -113,5 +149,6 @@ def run_footprint(run: CodeCarbonRun) -> RunFootprint:
         totals["duration"] or 0.0,
         totals["claimed"],
         result,
-        f"Recomputed with {region.code} at {region.intensity_g_per_kwh:g} gCO2e/kWh.",
+        f"Recomputed with {region.code} at {region.intensity_g_per_kwh:g} gCO2e/kWh; machine energy (CPU, GPU, RAM); "
+        f"{pue_note}.",
     )

@@ -1,5 +1,6 @@
-"""Demo telemetry: a GPU host with simulated H100s and two hours of a training job's
-readings, ingested and rolled up exactly as an agent's batches would be."""
+"""Demo telemetry: a GPU host with simulated H100s (and its CPUs and memory through
+RAPL) and two hours of a training job's readings, ingested and rolled up exactly as an
+agent's batches would be."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -
         return token
     agent, _ = enrol_agent(enrolment_token=token, hostname=DEMO_HOST)
     clock = ManualClock(time.time() - hours * 3600 - 3600)  # it ended an hour ago
-    backend = SimulatedBackend(gpus, seed=2024, clock=clock)
+    backend = SimulatedBackend(gpus, seed=2024, clock=clock, host=True)  # the host reports RAPL too
     devices = [d.__dict__ for d in backend.devices()]
     samples = []
     for _ in range(int(hours * 3600 / step_s)):

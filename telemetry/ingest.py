@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from telemetry import partitions
-from telemetry.models import Agent, Device, IngestBatch, QuarantinedSample
+from telemetry.models import Agent, Device, DeviceKind, IngestBatch, QuarantinedSample
 
 MAX_POWER_W = 5000  # no accelerator draws more; a larger value is a unit error
 FUTURE_TOLERANCE_S = 300
@@ -130,13 +130,17 @@ class IngestResult:
 
 def _register_devices(agent: Agent, declared: Any) -> dict[str, Device]:
     if not isinstance(declared, list):
-        raise BatchRejected("'devices' must be a list of the agent's GPUs")
+        raise BatchRejected("'devices' must be a list of the agent's GPUs (and its host, where it reads RAPL)")
     by_uuid = {d.uuid: d for d in Device.objects.filter(agent=agent)}
     for info in declared:
         if not isinstance(info, dict) or not isinstance(info.get("uuid"), str):
             raise BatchRejected("each device needs a 'uuid'")
+        kind = info.get("kind", DeviceKind.GPU)
+        if kind not in DeviceKind.values:
+            raise BatchRejected(f"device {info['uuid'][:96]!r}: kind must be one of {', '.join(DeviceKind.values)}")
         known = by_uuid.get(info["uuid"])
         fields = {
+            "kind": kind,
             "name": str(info.get("name", ""))[:200],
             "index": int(info.get("index") or 0),
             "driver": str(info.get("driver", ""))[:64],

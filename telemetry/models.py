@@ -47,8 +47,17 @@ class Agent(models.Model):
         return f"{self.hostname} (agent {self.pk})"
 
 
+class DeviceKind(models.TextChoices):
+    GPU = "gpu", "Accelerator (GPU)"
+    HOST = "host", "Host CPUs and memory (RAPL)"
+
+
 class Device(models.Model):
+    """A GPU, or a host's CPU packages and memory read through RAPL: both report a
+    cumulative energy counter, and energy queries keep the two apart."""
+
     uuid = models.CharField(max_length=96, unique=True)
+    kind = models.CharField(max_length=8, choices=DeviceKind.choices, default=DeviceKind.GPU)
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="devices")
     name = models.CharField(max_length=200)
     index = models.PositiveSmallIntegerField(default=0)
@@ -172,6 +181,14 @@ class CodeCarbonExperiment(models.Model):
     region = models.CharField(max_length=100, blank=True)
     cloud_provider = models.CharField(max_length=40, blank=True)
     cloud_region = models.CharField(max_length=100, blank=True)
+    facility = models.ForeignKey(
+        "lca.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Where the machines run, for its PUE; else the catalogue's facility of the cloud region named.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -190,9 +207,10 @@ class CodeCarbonRun(models.Model):
 
 
 class CodeCarbonEmission(models.Model):
-    """One upload: a delta since the previous one. Energy already includes the
-    client's PUE; Greenlight recomputes carbon with its own factors and keeps the
-    client's figure as client-claimed."""
+    """One upload: a delta since the previous one. Energy is the machine's (CPU, GPU
+    and RAM): CodeCarbon's default PUE is 1.0, so the facility's PUE is applied unless
+    the client reported a PUE of its own. Greenlight recomputes carbon with its own
+    factors and keeps the client's figure as client-claimed."""
 
     run = models.ForeignKey(CodeCarbonRun, on_delete=models.CASCADE, related_name="emissions")
     timestamp = models.DateTimeField()
@@ -204,6 +222,7 @@ class CodeCarbonEmission(models.Model):
     cpu_power_w = models.FloatField(null=True)
     gpu_power_w = models.FloatField(null=True)
     ram_power_w = models.FloatField(null=True)
+    client_pue = models.FloatField(null=True, help_text="The PUE the client applied, where it said so.")
     client_claimed_kgco2e = models.FloatField(null=True)
     received_at = models.DateTimeField(auto_now_add=True)
 

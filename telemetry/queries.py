@@ -8,18 +8,22 @@ from datetime import datetime
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from telemetry.models import Device, Method, MinuteRollup, Sample
+from telemetry.models import Device, DeviceKind, Method, MinuteRollup, Sample
 
 
 @dataclass(frozen=True)
 class Energy:
-    energy_kwh: float
+    """Accelerator energy, with the hosts' own energy (RAPL) kept apart where hosts reported it."""
+
+    energy_kwh: float  # accelerators only
     idle_energy_kwh: float
-    coverage: float  # share of device-time in the window that had samples (0 to 1)
+    coverage: float  # share of accelerator-time in the window that had samples (0 to 1)
     method: str  # counter, power, mixed, or none
-    devices: int
+    devices: int  # accelerators
     first_sample: datetime | None
     last_sample: datetime | None
+    host_energy_kwh: float = 0.0  # CPU packages and memory of the hosts that reported them
+    host_devices: int = 0
 
 
 def _rollups(
@@ -44,6 +48,10 @@ def energy(
     if labels is None and device_ids is None:
         raise ValueError("Ask for labels, devices, or both.")
     rows = _rollups(labels, device_ids, start, end)
+    host = rows.filter(device__kind=DeviceKind.HOST).aggregate(
+        energy_j=Sum("energy_j"), devices=Count("device", distinct=True)
+    )
+    rows = rows.filter(device__kind=DeviceKind.GPU)
     totals = rows.aggregate(
         energy_j=Sum("energy_j"),
         idle_j=Sum("idle_energy_j"),
@@ -57,7 +65,7 @@ def energy(
     )
     if not totals["rows"]:
         return Energy(0.0, 0.0, 0.0, "none", 0, None, None)
-    samples = Sample.objects.filter(ts__gte=start, ts__lt=end)
+    samples = Sample.objects.filter(ts__gte=start, ts__lt=end, device__kind=DeviceKind.GPU)
     if labels is not None:
         samples = samples.filter(label__in=labels)
     if device_ids is not None:
@@ -84,6 +92,8 @@ def energy(
         devices=totals["devices"],
         first_sample=first,
         last_sample=last,
+        host_energy_kwh=(host["energy_j"] or 0.0) / 3.6e6,
+        host_devices=host["devices"],
     )
 
 

@@ -159,6 +159,13 @@ class RunInput(StrictSerializer):
     stage = serializers.ChoiceField(choices=Stage.choices)
     facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
     hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
+    host = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=HardwareModel.objects.filter(kind="host"),
+        required=False,
+        allow_null=True,
+        help_text="Host server model (its embodied carbon); default: the facility's, else the generic 8-GPU host.",
+    )
     accelerator_count = serializers.IntegerField(min_value=1)
     label = serializers.CharField(max_length=200)
     estimate = serializers.DictField(required=False, allow_null=True, help_text="A POST /estimates/ body.")
@@ -179,6 +186,13 @@ class DeploymentInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
     hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
+    host = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=HardwareModel.objects.filter(kind="host"),
+        required=False,
+        allow_null=True,
+        help_text="Host server model (its embodied carbon); default: the facility's, else the generic 8-GPU host.",
+    )
     accelerator_count = serializers.IntegerField(min_value=1)
     label = serializers.CharField(max_length=200)
     started_at = serializers.DateTimeField(required=False)
@@ -248,6 +262,7 @@ class CommentInput(StrictSerializer):
 class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     facility = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     hardware = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    host = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Run
@@ -258,6 +273,7 @@ class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "status",
             "facility",
             "hardware",
+            "host",
             "accelerator_count",
             "label",
             "estimate",
@@ -270,6 +286,7 @@ class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 class DeploymentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     facility = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     hardware = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    host = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Deployment
@@ -279,6 +296,7 @@ class DeploymentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "name",
             "facility",
             "hardware",
+            "host",
             "accelerator_count",
             "label",
             "started_at",
@@ -382,14 +400,17 @@ def version_footprint_data(vf: VersionFootprint) -> dict[str, Any]:
         "totals": {name: range_data(value) for name, value in vf.totals.items()},
         "base_share": {name: range_data(value) for name, value in vf.base_share.items()},
         "per_1k_tokens_kgco2e": range_data(vf.per_1k_tokens_kgco2e),
+        "per_1k_tokens_definition": vf.per_1k_tokens_definition,
         "per_request_kgco2e": range_data(vf.per_request_kgco2e),
         "projected_per_1k_tokens_kgco2e": range_data(vf.projected_per_1k_tokens_kgco2e),
+        "projected_per_1k_tokens_definition": vf.projected_per_1k_tokens_definition,
         "min_coverage": vf.min_coverage,
         "runs": [run_footprint_data(rf) for rf in vf.runs],
         "deployments": [
             {
                 "deployment": d.deployment.pk,
                 "tokens": d.tokens,
+                "input_tokens": d.input_tokens,
                 "requests": d.requests,
                 "energy_kwh": d.energy_kwh,
                 "coverage": d.coverage,

@@ -13,13 +13,19 @@ from django.utils import timezone
 from governance.models import Deployment, ModelVersion, Run
 from governance.services.audit import canonical
 from lca.api.serializers import EstimateInput
-from lca.models import HardwareModel
+from lca.footprint import How, Scope
 from lca.services import Estimate, EstimateRequest, estimate
 from lca.uncertainty import Range
 from telemetry import queries
 
 E = Range.exact
 FIGURES = ("facility_energy_kwh", "location_based_kgco2e", "market_based_kgco2e", "embodied_kgco2e", "water_l")
+
+
+# The functional unit of every per-token figure, measured or projected: the same tokens and
+# the same boundary, so that the post-release check compares like with like.
+PER_1K_TOKENS_UNIT = "SCI per 1,000 tokens processed (input + output)"
+PER_1K_TOKENS_BOUNDARY = "accelerators + host + PUE + amortised embodied, location-based"
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,28 @@ class RunFootprint:
     note: str
 
 
-def _host() -> HardwareModel | None:
-    return HardwareModel.objects.filter(kind="host").order_by("slug").first()
+def _measured(energy: queries.Energy, hours: float, common: dict[str, Any]) -> EstimateRequest:
+    """Telemetry's accelerator energy, plus the hosts' own (RAPL) where they reported it;
+    where they did not, lca adds the estimated host share with its range and source."""
+    host = {}
+    if energy.host_devices:
+        host = {
+            "host_energy_kwh": E(energy.host_energy_kwh),
+            "host_energy_how": How.MEASURED,
+            "host_energy_source": f"telemetry: RAPL CPU package and memory counters of {energy.host_devices} host(s)",
+        }
+    return EstimateRequest(
+        energy_kwh=E(energy.energy_kwh),
+        energy_scope=Scope.ACCELERATOR,
+        energy_how=How.MEASURED,
+        accelerator_hours=E(hours),
+        **host,
+        **common,
+    )
+
+
+def _host_note(energy: queries.Energy) -> str:
+    return "host measured (RAPL)" if energy.host_devices else "host estimated (no host telemetry)"
 
 
 def run_footprint(run: Run) -> RunFootprint:
@@ -47,12 +73,15 @@ def run_footprint(run: Run) -> RunFootprint:
         "hardware": run.hardware,
         "facility": run.facility,
         "accelerator_count": run.accelerator_count,
-        "host": _host(),
+        "host": run.host,
     }
     if energy.energy_kwh > 0:
-        request = EstimateRequest(it_energy_kwh=E(energy.energy_kwh), accelerator_hours=E(hours), **common)
-        note = f"Measured by telemetry ({energy.method}), {energy.coverage:.0%} coverage."
-        return RunFootprint(run, "telemetry", energy.coverage, energy.method, hours, estimate(request), note)
+        note = (
+            f"Accelerators measured by telemetry ({energy.method}), {energy.coverage:.0%} coverage; "
+            f"{_host_note(energy)}."
+        )
+        result = estimate(_measured(energy, hours, common))
+        return RunFootprint(run, "telemetry", energy.coverage, energy.method, hours, result, note)
     if run.estimate:
         body = EstimateInput(data=run.estimate)
         body.is_valid(raise_exception=True)
@@ -67,7 +96,8 @@ def run_footprint(run: Run) -> RunFootprint:
 @dataclass(frozen=True)
 class DeploymentFootprint:
     deployment: Deployment
-    tokens: int
+    tokens: int  # input + output
+    input_tokens: int
     requests: int
     energy_kwh: float
     coverage: float
@@ -76,19 +106,21 @@ class DeploymentFootprint:
 
 
 def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
-    """Energy of the deployment's GPUs over its reported usage windows, idle time
-    included, divided by the tokens and requests served in them."""
+    """Energy of the deployment's GPUs (and hosts, measured or estimated) over its reported
+    usage windows, idle time included, divided by the tokens and requests served in them."""
     usage = list(deployment.usage.all())
-    tokens = sum(u.input_tokens + u.output_tokens for u in usage)
+    input_tokens = sum(u.input_tokens for u in usage)
+    tokens = input_tokens + sum(u.output_tokens for u in usage)
     requests = sum(u.requests for u in usage)
     if not usage:
-        return DeploymentFootprint(deployment, 0, 0, 0.0, 0.0, None, "No usage reported yet.")
+        return DeploymentFootprint(deployment, 0, 0, 0, 0.0, 0.0, None, "No usage reported yet.")
     start, end = min(u.window_start for u in usage), max(u.window_end for u in usage)
     energy = queries.energy(start=start, end=end, labels=[deployment.label])
     if energy.energy_kwh <= 0 or tokens == 0:
         return DeploymentFootprint(
             deployment,
             tokens,
+            input_tokens,
             requests,
             0.0,
             energy.coverage,
@@ -96,26 +128,24 @@ def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
             "No telemetry energy in the usage windows: per-token footprint unknown.",
         )
     hours = (end - start).total_seconds() / 3600 * deployment.accelerator_count
-    result = estimate(
-        EstimateRequest(
-            it_energy_kwh=E(energy.energy_kwh),
-            accelerator_hours=E(hours),
-            hardware=deployment.hardware,
-            facility=deployment.facility,
-            accelerator_count=deployment.accelerator_count,
-            host=_host(),
-            tokens_served=float(tokens),
-            requests=float(requests) or None,
-        )
-    )
+    common = {
+        "hardware": deployment.hardware,
+        "facility": deployment.facility,
+        "accelerator_count": deployment.accelerator_count,
+        "host": deployment.host,
+        "tokens_served": float(tokens),
+        "requests": float(requests) or None,
+    }
+    result = estimate(_measured(energy, hours, common))
     return DeploymentFootprint(
         deployment,
         tokens,
+        input_tokens,
         requests,
         energy.energy_kwh,
         energy.coverage,
         result,
-        f"Telemetry ({energy.method}), {energy.coverage:.0%} coverage, idle included.",
+        f"Telemetry ({energy.method}), {energy.coverage:.0%} coverage, idle included; {_host_note(energy)}.",
     )
 
 
@@ -127,9 +157,11 @@ class VersionFootprint:
     totals: dict[str, Range] = field(default_factory=dict)
     base_share: dict[str, Range] = field(default_factory=dict)
     per_1k_tokens_kgco2e: Range | None = None
+    per_1k_tokens_definition: str = ""
     per_request_kgco2e: Range | None = None
     min_coverage: float | None = None
     projected_per_1k_tokens_kgco2e: Range | None = None
+    projected_per_1k_tokens_definition: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -139,8 +171,10 @@ def _add(totals: dict[str, Range], name: str, value: Range | None) -> None:
 
 
 def version_footprint(version: ModelVersion, *, _depth: int = 0) -> VersionFootprint:
-    runs = [run_footprint(r) for r in version.runs.select_related("facility__grid_region", "hardware")]
-    deployments = [deployment_footprint(d) for d in version.deployments.select_related("facility", "hardware")]
+    runs = [run_footprint(r) for r in version.runs.select_related("facility__grid_region", "hardware", "host")]
+    deployments = [
+        deployment_footprint(d) for d in version.deployments.select_related("facility__grid_region", "hardware", "host")
+    ]
     result = VersionFootprint(version, runs, deployments)
     for rf in runs:
         for name in FIGURES:
@@ -156,7 +190,18 @@ def version_footprint(version: ModelVersion, *, _depth: int = 0) -> VersionFootp
         best = max(measured, key=lambda d: d.tokens)  # the deployment with the most traffic speaks for the version
         result.per_1k_tokens_kgco2e = best.result.footprint.per_1k_tokens_kgco2e  # type: ignore[union-attr]
         result.per_request_kgco2e = best.result.footprint.per_request_kgco2e  # type: ignore[union-attr]
-    result.projected_per_1k_tokens_kgco2e = _projection(version)
+        result.per_1k_tokens_definition = (
+            f"{PER_1K_TOKENS_UNIT}, measured on “{best.deployment.name}” by telemetry, idle time included; "
+            f"{PER_1K_TOKENS_BOUNDARY}"
+        )
+    input_share = _input_share(deployments)
+    result.projected_per_1k_tokens_kgco2e = _projection(version, input_share)
+    if result.projected_per_1k_tokens_kgco2e is not None:
+        mix = "no usage yet: output tokens only" if input_share is None else f"{input_share:.0%} input tokens"
+        result.projected_per_1k_tokens_definition = (
+            f"{PER_1K_TOKENS_UNIT} ({mix}), projected at 2·N FLOPs per token, inference MFU, busy time only; "
+            f"{PER_1K_TOKENS_BOUNDARY}"
+        )
     if runs:
         result.min_coverage = min(rf.coverage for rf in runs)
     else:
@@ -164,21 +209,30 @@ def version_footprint(version: ModelVersion, *, _depth: int = 0) -> VersionFootp
     return result
 
 
-def _projection(version: ModelVersion) -> Range | None:
-    """Projected SCI per 1,000 generated tokens: 2·N FLOPs per token on the first
-    deployment's hardware and facility (lca's inference estimate)."""
-    deployment = version.deployments.select_related("facility", "hardware").order_by("started_at").first()
+def _input_share(deployments: list[DeploymentFootprint]) -> float | None:
+    """The share of input tokens in the version's reported traffic, so that the projection
+    counts the same mix of tokens as the measurement."""
+    tokens = sum(d.tokens for d in deployments)
+    return sum(d.input_tokens for d in deployments) / tokens if tokens else None
+
+
+def _projection(version: ModelVersion, input_share: float | None) -> Range | None:
+    """Projected SCI per 1,000 tokens processed (input + output at the reported mix): 2·N FLOPs
+    per token on the first deployment's hardware and facility (lca's inference estimate)."""
+    deployment = version.deployments.select_related("facility", "hardware", "host").order_by("started_at").first()
     if deployment is None or not deployment.hardware.peak_bf16_tflops:
         return None
+    share = input_share or 0.0
     result = estimate(
         EstimateRequest(
             active_parameters=float(version.effective_active_parameters),
-            tokens=1000.0,
+            tokens=1000.0 * (1 - share) or None,
+            input_tokens=1000.0 * share or None,
             phase="inference",
             hardware=deployment.hardware,
             facility=deployment.facility,
             accelerator_count=1,
-            host=_host(),
+            host=deployment.host,
             tokens_served=1000.0,
         )
     )
@@ -210,7 +264,9 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
             for rf in footprint.runs
         ],
         "per_1k_tokens_kgco2e": _r(footprint.per_1k_tokens_kgco2e),
+        "per_1k_tokens_definition": footprint.per_1k_tokens_definition,
         "projected_per_1k_tokens_kgco2e": _r(footprint.projected_per_1k_tokens_kgco2e),
+        "projected_per_1k_tokens_definition": footprint.projected_per_1k_tokens_definition,
         "per_request_kgco2e": _r(footprint.per_request_kgco2e),
     }
 

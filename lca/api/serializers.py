@@ -9,9 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api import StrictSerializer
+from lca.footprint import How, Scope
 from lca.models import Facility, GridRegion, HardwareModel, Supplier, procurement_score
 from lca.scheduling import Schedule, Slot
-from lca.services import Estimate, EstimateRequest, Factor, ScenarioResult
+from lca.services import Comparison, Estimate, EstimateRequest, Factor
 from lca.uncertainty import Range
 
 RANGE_SCHEMA = {
@@ -53,38 +54,87 @@ class RangeField(serializers.Field):  # type: ignore[type-arg]
         return value.as_dict()
 
 
+SCOPE_HELP = (
+    "What the figure already includes: 'accelerator' (the accelerators alone: host overhead and PUE are added), "
+    "'node' (accelerators and their host: PUE is added), 'facility' (PUE included: nothing is added). "
+    "Default 'accelerator'."
+)
+SCOPES = [s.value for s in Scope]
+
+
 class EstimateInput(StrictSerializer):
-    active_parameters = serializers.FloatField(min_value=1, required=False, help_text="N (active for MoE).")
-    tokens = serializers.FloatField(min_value=1, required=False, help_text="D: training tokens or generated tokens.")
+    """Every number may be a range; each field's help says its unit and, for power and energy, its scope."""
+
+    active_parameters = serializers.FloatField(
+        min_value=1, required=False, help_text="N, parameters active per token (the active ones for MoE)."
+    )
+    tokens = serializers.FloatField(
+        min_value=1, required=False, help_text="D: training tokens, or generated (output) tokens for inference."
+    )
+    input_tokens = serializers.FloatField(
+        min_value=0, required=False, help_text="Inference only: prompt (prefill) tokens, counted at 2·N FLOPs each."
+    )
     phase = serializers.ChoiceField(choices=["training", "inference"], default="training")
-    accelerator_hours = RangeField(required=False)
-    it_energy_kwh = RangeField(required=False, help_text="Measured IT energy; PUE is applied once.")
-    facility_energy_kwh = RangeField(required=False, help_text="Metered at the facility; PUE is not applied.")
+    accelerator_hours = RangeField(required=False, help_text="Device-hours (accelerators × hours).")
+    duration_h = RangeField(
+        required=False, help_text="Wall-clock hours; with accelerator_count, instead of accelerator_hours."
+    )
+    energy_kwh = RangeField(required=False, help_text="Energy used, kWh, at the scope given by energy_scope.")
+    energy_scope = serializers.ChoiceField(choices=SCOPES, required=False, help_text=SCOPE_HELP)
+    host_energy_kwh = RangeField(
+        required=False,
+        help_text="The host's own energy (CPUs, memory, network), kWh, where measured: replaces the host "
+        "overhead estimate. Only with energy_scope 'accelerator'.",
+    )
     hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all(), required=False)
     accelerator_count = serializers.FloatField(min_value=1, required=False)
     host = serializers.SlugRelatedField(
-        slug_field="slug", queryset=HardwareModel.objects.filter(kind="host"), required=False
+        slug_field="slug",
+        queryset=HardwareModel.objects.filter(kind="host"),
+        required=False,
+        help_text="Host server model; default: the facility's, else the generic 8-GPU host (said in the notes).",
     )
     accelerators_per_host = serializers.FloatField(min_value=1, default=8)
-    peak_tflops = serializers.FloatField(min_value=0.001, required=False)
-    mfu = RangeField(required=False)
-    power_fraction = RangeField(required=False, help_text="Average draw as a share of TDP.")
-    power_per_accelerator_w = RangeField(required=False)
-    host_overhead = RangeField(required=False)
-    lifetime_years = RangeField(required=False)
-    utilisation = RangeField(required=False)
+    peak_tflops = serializers.FloatField(min_value=0.001, required=False, help_text="Peak dense TFLOP/s.")
+    mfu = RangeField(
+        required=False,
+        help_text="Model FLOPs utilisation, share. Default: whole-run 0.20–0.32–0.35 for training, "
+        "0.05–0.20–0.76 for inference.",
+    )
+    capacity_in_use = RangeField(
+        required=False,
+        help_text="Share of the provisioned accelerator time doing the work (idle or over-provisioned capacity "
+        "still draws power). Default 1.",
+    )
+    power_fraction = RangeField(required=False, help_text="Average draw as a share of TDP (accelerator scope).")
+    power_per_accelerator_w = RangeField(
+        required=False, help_text="Average power per accelerator, W, at the scope given by power_scope."
+    )
+    power_scope = serializers.ChoiceField(choices=SCOPES, required=False, help_text=SCOPE_HELP)
+    host_overhead = RangeField(
+        required=False, help_text="Node ÷ accelerator energy (≥ 1). Default 1.20–1.43–1.78; accelerator scope only."
+    )
+    accelerator_embodied_kgco2e = RangeField(
+        required=False, help_text="Embodied carbon of one accelerator, kgCO2e, instead of the catalogue's."
+    )
+    host_embodied_kgco2e = RangeField(
+        required=False, help_text="Embodied carbon of one host server without accelerators, kgCO2e."
+    )
+    lifetime_years = RangeField(required=False, help_text="The accelerators' lifetime, years.")
+    host_lifetime_years = RangeField(required=False, help_text="The host's lifetime, years.")
+    utilisation = RangeField(required=False, help_text="Share of the hardware's lifetime in use. Default 0.7–0.85–1.")
     facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all(), required=False)
     grid_region = serializers.SlugRelatedField(slug_field="code", queryset=GridRegion.objects.all(), required=False)
-    intensity_g_per_kwh = RangeField(required=False)
-    pue = RangeField(required=False)
-    certificate_share = RangeField(required=False)
-    wue_l_per_kwh = RangeField(required=False)
+    intensity_g_per_kwh = RangeField(required=False, help_text="Grid intensity, gCO2e/kWh.")
+    pue = RangeField(required=False, help_text="Power usage effectiveness (≥ 1); the facility's by default.")
+    certificate_share = RangeField(required=False, help_text="Share of electricity matched by certificates.")
+    wue_l_per_kwh = RangeField(required=False, help_text="On-site water, litres per kWh of IT energy.")
     start = serializers.DateTimeField(required=False)
     tokens_served = serializers.FloatField(min_value=1, required=False, help_text="For per-1,000-token figures.")
     requests = serializers.FloatField(min_value=1, required=False, help_text="For per-request figures.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        given = [k for k in ("accelerator_hours", "it_energy_kwh", "facility_energy_kwh") if k in attrs]
+        given = [k for k in ("accelerator_hours", "duration_h", "energy_kwh") if k in attrs]
         from_model = "active_parameters" in attrs or "tokens" in attrs
         if from_model and not ("active_parameters" in attrs and "tokens" in attrs):
             raise serializers.ValidationError({"tokens": ["Give both active_parameters and tokens."]})
@@ -93,29 +143,46 @@ class EstimateInput(StrictSerializer):
                 {
                     "non_field_errors": [
                         "Give exactly one activity: active_parameters + tokens, accelerator_hours, "
-                        "it_energy_kwh or facility_energy_kwh."
+                        "duration_h + accelerator_count, or energy_kwh."
                     ]
                 }
             )
+        errors: dict[str, list[str]] = {}
+        if "input_tokens" in attrs and attrs.get("phase") != "inference":
+            errors["input_tokens"] = ["Input tokens apply to inference only."]
+        if "duration_h" in attrs and "accelerator_count" not in attrs:
+            errors["accelerator_count"] = ["A wall-clock duration needs the accelerator count."]
+        if "energy_scope" in attrs and "energy_kwh" not in attrs:
+            errors["energy_scope"] = ["energy_scope describes energy_kwh, which is missing."]
+        if "host_energy_kwh" in attrs and (attrs.get("energy_scope", "accelerator") != "accelerator"):
+            errors["host_energy_kwh"] = ["Host energy can only be added to accelerator-scope energy."]
         pue = attrs.get("pue")
         if pue is not None and pue.low < 1:
-            raise serializers.ValidationError({"pue": ["PUE cannot be below 1."]})
-        for share in ("certificate_share", "utilisation", "mfu", "power_fraction"):
+            errors["pue"] = ["PUE cannot be below 1."]
+        overhead = attrs.get("host_overhead")
+        if overhead is not None and overhead.low < 1:
+            errors["host_overhead"] = ["A host overhead ratio cannot be below 1."]
+        for share in ("certificate_share", "utilisation", "mfu", "power_fraction", "capacity_in_use"):
             if share in attrs and attrs[share].high > 1:
-                raise serializers.ValidationError({share: ["A share cannot exceed 1."]})
+                errors[share] = ["A share cannot exceed 1."]
+        for divisor in ("mfu", "capacity_in_use", "utilisation", "lifetime_years", "host_lifetime_years"):
+            if divisor in attrs and attrs[divisor].low <= 0:
+                errors.setdefault(divisor, []).append("Its low end must be above 0: it divides.")
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
     def to_request(self) -> EstimateRequest:
-        return EstimateRequest(**self.validated_data)
+        data = dict(self.validated_data)
+        data.pop("name", None)  # a scenario's label, not an input
+        for name in ("energy_scope", "power_scope"):
+            if name in data:
+                data[name] = Scope(data[name])
+        return EstimateRequest(**data)
 
 
 class ScenarioInput(EstimateInput):
     name = serializers.CharField(max_length=120)
-
-    def to_request(self) -> EstimateRequest:
-        data = dict(self.validated_data)
-        data.pop("name")
-        return EstimateRequest(**data)
 
 
 class CompareInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -131,25 +198,93 @@ def _factor(f: Factor) -> dict[str, Any]:
     return {"name": f.name, "value": value, "unit": f.unit, "source": f.source, "year": f.year}
 
 
+class RangeOutput(serializers.Serializer):  # type: ignore[type-arg]
+    low = serializers.FloatField()
+    central = serializers.FloatField()
+    high = serializers.FloatField()
+
+
+def _range(help_text: str) -> RangeOutput:
+    return RangeOutput(allow_null=True, help_text=help_text)
+
+
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string"}, RANGE_SCHEMA["oneOf"][1]]})
+class FactorValueField(serializers.Field):  # type: ignore[type-arg]
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class FactorOutput(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField()
+    value = FactorValueField()
+    unit = serializers.CharField()
+    source = serializers.CharField(help_text="Where the figure comes from, or 'given in the request'.")
+    year = serializers.IntegerField(allow_null=True, help_text="The figure's data year, where stated.")
+
+
+class PartOutput(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(help_text="accelerators, host, accelerators and host, or facility (metered).")
+    it_energy_kwh = _range("IT energy of this part, kWh (empty for energy metered at the facility).")
+    facility_energy_kwh = _range("This part with PUE applied, kWh.")
+    location_based_kgco2e = _range("Location-based carbon of this part, kgCO2e.")
+    how = serializers.ChoiceField(choices=[h.value for h in How], help_text="measured, given or estimated.")
+
+
+class SensitivityOutput(serializers.Serializer):  # type: ignore[type-arg]
+    input = serializers.CharField()
+    output_low = serializers.FloatField()
+    output_high = serializers.FloatField()
+    share_of_swing = serializers.FloatField()
+
+
+class EstimateOutput(serializers.Serializer):  # type: ignore[type-arg]
+    """A footprint: every figure a {low, central, high} range, or null where it could not be computed."""
+
+    scope = serializers.ChoiceField(choices=SCOPES, help_text="What the activity input covered.")
+    accelerator_hours = _range("Device-hours.")
+    accelerator_energy_kwh = _range("The accelerators' own energy, kWh (accelerator scope only).")
+    host_energy_kwh = _range("Host CPUs, memory and network, kWh (accelerator scope only).")
+    it_energy_kwh = _range("Accelerators and host, kWh.")
+    facility_energy_kwh = _range("IT energy × PUE, kWh.")
+    location_based_kgco2e = _range("Scope 2 location-based, kgCO2e.")
+    market_based_kgco2e = _range("Scope 2 market-based, kgCO2e (a separate figure, never added).")
+    embodied_kgco2e = _range("Amortised embodied carbon (SCI M), kgCO2e.")
+    embodied_accelerators_kgco2e = _range("Accelerators' share of M, kgCO2e.")
+    embodied_hosts_kgco2e = _range("Hosts' share of M, kgCO2e.")
+    capital_goods_kgco2e = _range("GHG Protocol Scope 3 Cat. 2: whole devices, kgCO2e.")
+    water_l = _range("On-site water, litres.")
+    sci_kgco2e = _range("Location-based operational + amortised embodied, kgCO2e.")
+    per_1k_tokens_kgco2e = _range("SCI per 1,000 tokens served, kgCO2e.")
+    per_request_kgco2e = _range("SCI per request, kgCO2e.")
+    per_1k_tokens_kwh = _range("Facility energy per 1,000 tokens served, kWh.")
+    per_request_kwh = _range("Facility energy per request, kWh.")
+    parts = PartOutput(many=True, help_text="The operational footprint by boundary; the parts add up.")
+    sensitivity = SensitivityOutput(many=True)
+    factors = FactorOutput(many=True)
+    notes = serializers.ListField(child=serializers.CharField())
+    method = serializers.CharField()
+
+
 def estimate_data(e: Estimate) -> dict[str, Any]:
     f = e.footprint
-    return {
-        "accelerator_hours": range_data(f.accelerator_hours),
-        "it_energy_kwh": range_data(f.it_energy_kwh),
-        "facility_energy_kwh": range_data(f.facility_energy_kwh),
-        "location_based_kgco2e": range_data(f.location_based_kgco2e),
-        "market_based_kgco2e": range_data(f.market_based_kgco2e),
-        "embodied_kgco2e": range_data(f.embodied_kgco2e),
-        "embodied_accelerators_kgco2e": range_data(f.embodied_accelerators_kgco2e),
-        "embodied_hosts_kgco2e": range_data(f.embodied_hosts_kgco2e),
-        "capital_goods_kgco2e": range_data(f.capital_goods_kgco2e),
-        "water_l": range_data(f.water_l),
-        "sci_kgco2e": range_data(f.sci_kgco2e),
-        "per_1k_tokens_kgco2e": range_data(f.per_1k_tokens_kgco2e),
-        "per_request_kgco2e": range_data(f.per_request_kgco2e),
-        "per_1k_tokens_kwh": range_data(f.per_1k_tokens_kwh),
-        "per_request_kwh": range_data(f.per_request_kwh),
-        "sensitivity": [
+    data = {
+        name: range_data(getattr(f, name))
+        for name, value in EstimateOutput().fields.items()
+        if isinstance(value, RangeOutput)
+    }
+    data.update(
+        scope=e.scope,
+        parts=[
+            {
+                "name": p.name,
+                "it_energy_kwh": range_data(p.it_energy_kwh),
+                "facility_energy_kwh": range_data(p.facility_energy_kwh),
+                "location_based_kgco2e": range_data(p.location_based_kgco2e),
+                "how": str(p.how),
+            }
+            for p in f.parts
+        ],
+        sensitivity=[
             {
                 "input": s.input_name,
                 "output_low": s.output_low,
@@ -158,15 +293,43 @@ def estimate_data(e: Estimate) -> dict[str, Any]:
             }
             for s in f.sensitivity
         ],
-        "factors": [_factor(x) for x in e.factors],
-        "notes": e.notes,
-        "method": "Interval propagation (monotone formulas); sensitivity one input at a time on SCI carbon "
+        factors=[_factor(x) for x in e.factors],
+        notes=e.notes,
+        method="Interval propagation (monotone formulas); sensitivity one input at a time on SCI carbon "
         "(location-based operational + amortised embodied).",
+    )
+    return data
+
+
+class ScenarioOutput(serializers.Serializer):  # type: ignore[type-arg]
+    rank = serializers.IntegerField()
+    name = serializers.CharField()
+    distinguishable = serializers.BooleanField(
+        help_text="False when its location-based carbon range overlaps the best scenario's."
+    )
+    explanation = serializers.ListField(child=serializers.CharField())
+    result = EstimateOutput()
+
+
+class ComparisonOutput(serializers.Serializer):  # type: ignore[type-arg]
+    warnings = serializers.ListField(child=serializers.CharField(), help_text="Where the scenarios are not alike.")
+    scenarios = ScenarioOutput(many=True)
+
+
+def comparison_data(c: Comparison) -> dict[str, Any]:
+    return {
+        "warnings": c.warnings,
+        "scenarios": [
+            {
+                "rank": r.rank,
+                "name": r.name,
+                "distinguishable": r.distinguishable,
+                "explanation": r.explanation,
+                "result": estimate_data(r.estimate),
+            }
+            for r in c.scenarios
+        ],
     }
-
-
-def scenario_data(r: ScenarioResult) -> dict[str, Any]:
-    return {"rank": r.rank, "name": r.name, "explanation": r.explanation, "result": estimate_data(r.estimate)}
 
 
 class GridRegionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -276,6 +439,27 @@ def slot_data(slot: Slot | None) -> dict[str, Any] | None:
     }
 
 
+class SlotOutput(serializers.Serializer):  # type: ignore[type-arg]
+    region = serializers.CharField()
+    start = serializers.DateTimeField()
+    mean_intensity_g_per_kwh = serializers.FloatField()
+    kgco2e = serializers.FloatField()
+
+
+class SkippedOutput(serializers.Serializer):  # type: ignore[type-arg]
+    region = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ScheduleOutput(serializers.Serializer):  # type: ignore[type-arg]
+    best = SlotOutput()
+    now = SlotOutput(allow_null=True, help_text="Starting at the current region's first hour.")
+    saving_kgco2e = serializers.FloatField(allow_null=True)
+    saving_share = serializers.FloatField(allow_null=True)
+    candidates = SlotOutput(many=True, help_text="The best window of every region, lowest carbon first.")
+    skipped = SkippedOutput(many=True, help_text="Regions left out, with the reason.")
+
+
 def schedule_data(schedule: Schedule) -> dict[str, Any]:
     return {
         "best": slot_data(schedule.best),
@@ -283,4 +467,5 @@ def schedule_data(schedule: Schedule) -> dict[str, Any]:
         "saving_kgco2e": schedule.saving_kgco2e,
         "saving_share": schedule.saving_share,
         "candidates": [slot_data(c) for c in schedule.candidates],
+        "skipped": [{"region": x.region, "reason": x.reason} for x in schedule.skipped],
     }

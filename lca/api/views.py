@@ -22,7 +22,7 @@ def _estimate_or_400(run: Any) -> Any:
 
 
 class EstimateView(APIView):
-    @extend_schema(request=s.EstimateInput, responses={200: dict})
+    @extend_schema(request=s.EstimateInput, responses={200: s.EstimateOutput})
     def post(self, request: Request) -> Response:
         """A what-if footprint with ranges and the source of every factor."""
         data = s.EstimateInput(data=request.data)
@@ -31,9 +31,10 @@ class EstimateView(APIView):
 
 
 class CompareView(APIView):
-    @extend_schema(request=s.CompareInput, responses={200: dict})
+    @extend_schema(request=s.CompareInput, responses={200: s.ComparisonOutput})
     def post(self, request: Request) -> Response:
-        """Several scenarios side by side, ranked by location-based carbon, with the gaps explained."""
+        """Several scenarios side by side, ranked by location-based carbon, with the gaps explained,
+        overlapping ranges marked not distinguishable, and a warning where grid-factor bases differ."""
         body = s.CompareInput(data=request.data)
         body.is_valid(raise_exception=True)
         scenarios: list[tuple[str, EstimateRequest]] = []
@@ -46,8 +47,7 @@ class CompareView(APIView):
                 errors[f"scenarios[{index}]"] = [f"{k}: {' '.join(map(str, v))}" for k, v in scenario.errors.items()]
         if errors:
             raise serializers.ValidationError(errors)
-        results = _estimate_or_400(lambda: compare(scenarios))
-        return Response({"scenarios": [s.scenario_data(r) for r in results]})
+        return Response(s.comparison_data(_estimate_or_400(lambda: compare(scenarios))))
 
 
 class GridRegionList(generics.ListAPIView):  # type: ignore[type-arg]
@@ -85,7 +85,7 @@ class HardwareList(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class ScheduleView(APIView):
-    @extend_schema(request=s.ScheduleInput, responses={200: dict})
+    @extend_schema(request=s.ScheduleInput, responses={200: s.ScheduleOutput})
     def post(self, request: Request) -> Response:
         """The lowest-carbon start hour and region for a job, from stored hourly intensities."""
         data = s.ScheduleInput(data=request.data)

@@ -11,7 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
-from telemetry.agent.backends import Backend, NvmlBackend, SimulatedBackend
+from telemetry.agent.backends import Backend, NvmlBackend, SimulatedBackend, WithHost, host_energy
 from telemetry.agent.core import Agent, LabelSource, default_spool_path
 from telemetry.agent.sender import Sender, enrol
 from telemetry.agent.spool import Spool
@@ -39,6 +39,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--batch-every", type=float, default=10.0, help="Seal a batch at least this often (s).")
     p.add_argument("--simulate", type=int, metavar="N", help="N simulated GPUs instead of NVML.")
     p.add_argument("--seed", type=int, default=1, help="Seed of the simulated traces.")
+    p.add_argument(
+        "--no-host-energy",
+        action="store_true",
+        help="Do not read the host's CPU and memory energy (RAPL); the server then estimates the host's share.",
+    )
     p.add_argument("--once", action="store_true", help="Print one reading of every GPU and exit.")
     p.add_argument("--status-every", type=float, default=10.0)
     p.add_argument("--drain-timeout", type=float, default=10.0, help="On stop, keep sending this long (s).")
@@ -53,7 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    backend: Backend = SimulatedBackend(args.simulate, seed=args.seed) if args.simulate else NvmlBackend()
+    backend: Backend
+    if args.simulate:
+        backend = SimulatedBackend(args.simulate, seed=args.seed, host=not args.no_host_energy)
+    else:
+        backend = NvmlBackend()
+        host = None if args.no_host_energy else host_energy()
+        if host is not None:
+            backend = WithHost(backend, host)
     if args.once:
         readings, errors = backend.read()
         print(

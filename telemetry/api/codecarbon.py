@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lca.models import Facility
 from telemetry import codecarbon
 from telemetry.api.views import IsAgent
 from telemetry.models import CodeCarbonExperiment, CodeCarbonRun
@@ -43,6 +44,13 @@ class ExperimentInput(serializers.Serializer):  # type: ignore[type-arg]
     region = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     cloud_provider = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     cloud_region = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    facility = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Facility.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Greenlight's facility where the machines run (its PUE is applied unless the client reports one).",
+    )
 
 
 class CodeCarbonRunInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -76,6 +84,9 @@ class EmissionInput(serializers.Serializer):  # type: ignore[type-arg]
     gpu_energy = serializers.FloatField(required=False, allow_null=True)
     ram_energy = serializers.FloatField(required=False, allow_null=True)
     energy_consumed = serializers.FloatField(min_value=0)
+    pue = serializers.FloatField(
+        min_value=1, required=False, allow_null=True, help_text="The PUE the client applied (CodeCarbon's default 1)."
+    )
 
 
 class CodeCarbonView(APIView):

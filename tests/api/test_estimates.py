@@ -26,7 +26,7 @@ def test_estimate_gives_ranges_and_the_source_of_every_factor(team):
     names = [f["name"] for f in body["factors"]]
     assert "PUE" in names and any(n.startswith("grid intensity, aws:us-east-1") for n in names)
     assert all(f["source"] for f in body["factors"])
-    assert body["sensitivity"][0]["input"] == "host_overhead"
+    assert body["sensitivity"][0]["input"] == "mfu"  # the whole-run MFU range dominates
     assert any("certificate" in note for note in body["notes"])
 
 
@@ -54,7 +54,9 @@ def test_unknown_embodied_is_said(team):
     ("body", "field"),
     [
         ({"accelerator_hours": 10}, "grid_region"),
-        ({"accelerator_hours": 10, "it_energy_kwh": 5, "grid_region": "FRA"}, "non_field_errors"),
+        ({"accelerator_hours": 10, "energy_kwh": 5, "grid_region": "FRA"}, "non_field_errors"),
+        ({"energy_kwh": 5, "grid_region": "FRA", "energy_scope": "rack"}, "energy_scope"),
+        ({"active_parameters": 7e9, "tokens": 1e9, "grid_region": "FRA", "hardware": "h100-sxm", "mfu": 0}, "mfu"),
         ({"accelerator_hours": {"low": 5, "central": 1}, "grid_region": "FRA"}, "accelerator_hours"),
         ({"accelerator_hours": 10, "grid_region": "XXX", "hardware": "h100-sxm"}, "grid_region"),
         ({"accelerator_hours": 10, "grid_region": "FRA", "pue": 0.8, "hardware": "h100-sxm"}, "pue"),

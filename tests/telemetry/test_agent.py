@@ -148,7 +148,8 @@ def test_once_prints_one_reading(capsys):
 
     assert main(["--simulate", "3", "--once"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert len(out["readings"]) == 3 and out["readings"][0]["energy_mj"] > 0
+    assert [d["kind"] for d in out["devices"]] == ["gpu", "gpu", "gpu", "host"]  # the host's RAPL counters too
+    assert len(out["readings"]) == 4 and all(r["energy_mj"] > 0 for r in out["readings"])
 
 
 @pytest.mark.parametrize("argv", [["--simulate", "1"]])

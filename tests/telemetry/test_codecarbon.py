@@ -34,6 +34,7 @@ def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_ke
             "name": "fine-tune",
             "label": "aurora-ft-7",
             "country_iso_code": "FRA",
+            "facility": "jean-zay",
             "description": "",
             "on_cloud": False,
             "project_id": "00000000-0000-0000-0000-000000000000",
@@ -51,7 +52,6 @@ def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_ke
         measure_power_secs=1,
         api_call_interval=1,
         log_level="error",
-        pue=1.2,
     )
     tracker.start()
     deadline = time.time() + 3.5
@@ -66,10 +66,48 @@ def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_ke
     footprint = run_footprint(run)
     assert footprint.energy_kwh == pytest.approx(sum(e.energy_kwh for e in emissions))
     carbon = footprint.estimate.footprint
-    # The client's PUE is in its energy: Greenlight does not apply one again.
-    assert carbon.facility_energy_kwh.central == pytest.approx(footprint.energy_kwh)
-    assert carbon.location_based_kgco2e.central == pytest.approx(footprint.energy_kwh * 56.04 / 1000, rel=1e-3)
+    # CodeCarbon's PUE defaults to 1.0 and its uploads carry none: the facility's 1.2 is applied once.
+    assert carbon.facility_energy_kwh.central == pytest.approx(footprint.energy_kwh * 1.2)
+    assert carbon.location_based_kgco2e.central == pytest.approx(footprint.energy_kwh * 1.2 * 56.04 / 1000, rel=1e-3)
+    assert "Jean Zay" in footprint.note and "reported no PUE" in footprint.note
     assert footprint.client_claimed_kgco2e is not None  # kept, not used
+
+
+def upload(client, experiment, **emission):
+    run = client.post(
+        "/api/v1/codecarbon/runs",
+        {"timestamp": "2026-01-01T00:00:00Z", "experiment_id": experiment},
+        format="json",
+    ).json()
+    body = {"timestamp": "2026-01-01T01:00:00Z", "run_id": run["id"], "duration": 3600, "energy_consumed": 12.0}
+    response = client.post("/api/v1/codecarbon/emissions", {**body, **emission}, format="json")
+    assert response.status_code == 201, response.json()
+    return run_footprint(CodeCarbonRun.objects.get(pk=run["id"]))
+
+
+def test_a_pue_the_client_reports_is_not_applied_again(agent_key, reference_data):
+    client = codecarbon_client(agent_key)
+    experiment = client.post(
+        "/api/v1/codecarbon/experiments",
+        {"name": "x", "country_iso_code": "FRA", "facility": "jean-zay"},
+        format="json",
+    ).json()["id"]
+    own = upload(client, experiment, pue=1.5)
+    assert own.estimate.footprint.facility_energy_kwh.central == pytest.approx(12.0)
+    assert "own PUE 1.5" in own.note
+    default = upload(client, experiment)
+    assert default.estimate.footprint.facility_energy_kwh.central == pytest.approx(12.0 * 1.2)
+
+
+def test_without_a_facility_no_pue_is_guessed(agent_key, reference_data):
+    client = codecarbon_client(agent_key)
+    experiment = client.post(
+        "/api/v1/codecarbon/experiments", {"name": "y", "country_iso_code": "FRA"}, format="json"
+    ).json()["id"]
+    footprint = upload(client, experiment)
+    assert footprint.estimate.footprint.facility_energy_kwh.central == pytest.approx(12.0)
+    assert "no facility is known" in footprint.note
+    assert any("PUE unknown" in n for n in footprint.estimate.notes)
 
 
 def test_codecarbon_endpoints_need_an_agent_key(db):

@@ -41,7 +41,7 @@ def test_estimate_page_shows_breakdown_chart_and_sources(logged_in):
     }
     html = logged_in.get("/estimate/?" + urlencode(query)).content.decode()
     assert "<svg" in html and "Location-based" in html and "Market-based" in html
-    assert "MFU 0.35–0.45" in html
+    assert "Whole-run MFU" in html and "Llama 3.1 405B 0.35" in html
     assert "What drives the range" in html
 
 

@@ -10,11 +10,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         outcomes = run()
-        self.stdout.write(f"{'case':<16} {'figure':<20} {'published':>12} {'computed':>14} {'unit':<7} {'error':>8}")
+        self.stdout.write(
+            f"{'case':<16} {'scope':<12} {'figure':<20} {'published':>12} {'computed':>14} {'unit':<7} {'error':>8}"
+        )
         for o in outcomes:
             mark = "ok" if o.passed else f"FAIL (tolerance {o.tolerance:.0%})"
             self.stdout.write(
-                f"{o.case:<16} {o.label:<20} {o.published:>12,.2f} {o.computed:>14,.2f} {o.unit:<7} "
+                f"{o.case:<16} {o.scope:<12} {o.label:<20} {o.published:>12,.2f} {o.computed:>14,.2f} {o.unit:<7} "
                 f"{o.relative_error:>7.2%}  {mark}"
             )
         failed = [o for o in outcomes if not o.passed]
