@@ -197,6 +197,7 @@ def sci_example() -> EstimateRequest:
     return EstimateRequest(
         accelerator_hours=E(1),
         energy_kwh=E(0),
+        energy_scope=Scope.FACILITY,  # no energy at any boundary
         intensity_g_per_kwh=E(0),
         accelerator_embodied_kgco2e=E(1000),
         lifetime_years=E(4),

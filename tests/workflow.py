@@ -29,7 +29,7 @@ def world(team, settings):
     return team, second_lead, version, pipeline
 
 
-def measured_run(pipeline, version, label, *, seconds=300, telemetry=True):
+def measured_run(pipeline, version, label, *, seconds=300, telemetry=True, host_telemetry=False, **run_fields):
     clock = ManualClock(time.time() - seconds - 120)
     started = datetime.fromtimestamp(clock.now, UTC)
     response = pipeline.post(
@@ -42,12 +42,13 @@ def measured_run(pipeline, version, label, *, seconds=300, telemetry=True):
             "accelerator_count": 2,
             "label": label,
             "started_at": started.isoformat(),
+            **run_fields,
         },
         format="json",
     )
     assert response.status_code == 201, response.json()
     if telemetry:
-        backend = SimulatedBackend(2, seed=hash(label) % 1000, clock=clock)
+        backend = SimulatedBackend(2, seed=hash(label) % 1000, clock=clock, host=host_telemetry)
         agent, _ = enrolled_client(f"host-{label}")
         post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
         roll_up_pending()

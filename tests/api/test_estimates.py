@@ -114,3 +114,139 @@ def test_compare_reports_which_scenario_is_invalid(team):
 
 def test_estimates_need_a_login(db):
     assert APIClient().post("/api/v1/estimates/", {}, format="json").status_code in (401, 403)
+
+
+def estimate_of(team, **body):
+    response = client_for(team.ml_lead).post("/api/v1/estimates/", body, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def test_supplied_system_power_is_not_inflated(team):
+    # Patterson et al. publish measured system power per accelerator, host included.
+    node = estimate_of(
+        team, accelerator_hours=1000, power_per_accelerator_w=330, power_scope="node", intensity_g_per_kwh=429
+    )
+    assert node["it_energy_kwh"]["central"] == pytest.approx(330)
+    assert node["scope"] == "node" and [p["name"] for p in node["parts"]] == ["accelerators and host"]
+    assert not any(f["name"] == "host energy overhead" for f in node["factors"])
+    # Not saying the scope takes the documented default and says so.
+    default = estimate_of(team, accelerator_hours=1000, power_per_accelerator_w=330, intensity_g_per_kwh=429)
+    assert default["scope"] == "accelerator" and default["it_energy_kwh"]["central"] == pytest.approx(330 * 1.43)
+    assert any("default" in n and "power_scope" in n for n in default["notes"])
+    facility = estimate_of(team, energy_kwh=1000, energy_scope="facility", facility="aws-us-east-1")
+    assert facility["facility_energy_kwh"]["central"] == 1000  # PUE already in it
+
+
+def test_training_defaults_to_a_whole_run_mfu_and_inference_has_its_own(team):
+    common = {"active_parameters": 7e9, "hardware": "h100-sxm", "grid_region": "FRA"}
+    training = estimate_of(team, **common, tokens=2e12)
+    mfu = next(f for f in training["factors"] if f["name"].startswith("model FLOPs utilisation"))
+    assert mfu["name"].endswith("(whole run)") and mfu["value"] == {"low": 0.2, "central": 0.32, "high": 0.35}
+    assert "Llama 3.1 405B 0.35" in mfu["source"]
+    inference = estimate_of(team, **common, phase="inference", tokens=1e6)
+    mfu = next(f for f in inference["factors"] if f["name"].startswith("model FLOPs utilisation"))
+    assert mfu["name"].endswith("(inference)") and mfu["value"]["central"] == 0.2
+
+
+def test_inference_counts_prompt_tokens_and_idle_capacity(team):
+    common = {"active_parameters": 7e9, "hardware": "h100-sxm", "grid_region": "FRA", "phase": "inference"}
+    output_only = estimate_of(team, **common, tokens=1e6)
+    with_prompts = estimate_of(team, **common, tokens=1e6, input_tokens=3e6)
+    half_idle = estimate_of(team, **common, tokens=1e6, input_tokens=3e6, capacity_in_use=0.5)
+    hours = [e["accelerator_hours"]["central"] for e in (output_only, with_prompts, half_idle)]
+    assert hours[1] == pytest.approx(4 * hours[0]) and hours[2] == pytest.approx(2 * hours[1])
+
+
+def test_explicit_embodied_duration_and_host_lifetime(team):
+    body = {
+        "duration_h": 10,
+        "accelerator_count": 16,
+        "power_per_accelerator_w": 700,
+        "intensity_g_per_kwh": 0,
+        "accelerator_embodied_kgco2e": {"low": 150, "central": 200, "high": 300},
+        "lifetime_years": 4,
+        "host_embodied_kgco2e": 2500,
+        "host_lifetime_years": 5,
+        "utilisation": 1,
+    }
+    result = estimate_of(team, **body)
+    assert result["accelerator_hours"]["central"] == 160
+    hours_per_year = 8760
+    assert result["embodied_accelerators_kgco2e"]["central"] == pytest.approx(200 * 160 / (4 * hours_per_year))
+    assert result["embodied_hosts_kgco2e"]["central"] == pytest.approx(2500 * 20 / (5 * hours_per_year))
+    assert result["capital_goods_kgco2e"]["central"] == 16 * 200 + 2 * 2500
+
+
+def test_reference_factors_carry_ranges_that_reach_the_output(team):
+    result = estimate_of(team, energy_kwh=1000, energy_scope="node", facility="aws-us-east-1")
+    factors = {f["name"].split(",")[0].split(" (")[0]: f for f in result["factors"]}
+    pue, grid = factors["PUE"]["value"], factors["grid intensity"]["value"]
+    assert pue["low"] < pue["central"] < pue["high"] and grid["low"] < grid["central"] < grid["high"]
+    assert "±20%" in factors["grid intensity"]["name"]  # a provider region factor
+    assert {s["input"] for s in result["sensitivity"]} >= {"intensity_g_per_kwh", "pue"}
+    assert factors["grid intensity"]["year"] == 2021  # AWS factors now carry a data year
+
+
+def test_market_based_uses_a_published_residual_mix(team):
+    italy = estimate_of(team, energy_kwh=1000, energy_scope="facility", grid_region="ITA", certificate_share=0.5)
+    assert italy["market_based_kgco2e"]["central"] == pytest.approx(1000 * 0.5 * 441 / 1000)
+    assert any(f["name"] == "residual mix, ITA" and f["year"] == 2024 for f in italy["factors"])
+    france = estimate_of(team, energy_kwh=1000, energy_scope="facility", grid_region="FRA", certificate_share=0.5)
+    assert any("at the grid average" in n for n in france["notes"])
+
+
+def test_compare_warns_when_grid_factor_bases_differ_and_marks_overlaps(team):
+    base = {"energy_kwh": 1000, "energy_scope": "facility"}
+    response = client_for(team.ml_lead).post(
+        "/api/v1/scenarios/compare/",
+        {
+            "scenarios": [
+                {"name": "Ohio (direct)", **base, "grid_region": "aws:us-east-2"},
+                {"name": "United States (lifecycle)", **base, "grid_region": "USA"},
+                {"name": "France", **base, "grid_region": "FRA"},
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["warnings"] and body["warnings"][0].startswith("NOT LIKE FOR LIKE")
+    ranked = {s["name"]: s for s in body["scenarios"]}
+    assert ranked["France"]["rank"] == 1 and ranked["France"]["distinguishable"]
+    # 369 g ± 10% against 411 g ± 20%: the two US ranges overlap each other, not France's
+    assert ranked["United States (lifecycle)"]["distinguishable"]
+    assert ranked["Ohio (direct)"]["distinguishable"]
+
+
+def test_overlapping_ranges_are_not_distinguishable(team):
+    base = {"energy_kwh": 1000, "energy_scope": "facility"}
+    body = (
+        client_for(team.ml_lead)
+        .post(
+            "/api/v1/scenarios/compare/",
+            {
+                "scenarios": [
+                    {"name": "Iowa", **base, "grid_region": "gcp:us-central1"},
+                    {"name": "Virginia", **base, "grid_region": "gcp:us-east4"},
+                ]
+            },
+            format="json",
+        )
+        .json()
+    )
+    second = body["scenarios"][1]
+    assert not second["distinguishable"] and "Not distinguishable" in second["explanation"][0]
+    assert body["warnings"] == []
+
+
+def test_validation_feeds_only_what_each_source_states():
+    from lca.validation import cases
+
+    for case in cases():
+        request = case.request
+        assert request.host_overhead is None and request.mfu is None, case.id
+        if request.energy_kwh is not None:
+            assert request.energy_scope is not None, case.id
+        if request.power_per_accelerator_w is not None:
+            assert request.power_scope is not None, case.id

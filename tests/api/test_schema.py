@@ -19,3 +19,37 @@ def test_schema_generates_without_warnings(db, tmp_path):
     # The same warnings fail `check --deploy` in CI; catching them here names the view.
     call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3")
+
+
+def test_estimate_schema_is_typed_and_every_input_says_its_unit_and_scope(client, team):
+    from jsonschema import validate
+
+    schema = client.get("/api/v1/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    answer = schema["paths"]["/api/v1/estimates/"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"] == {"$ref": "#/components/schemas/EstimateOutput"}
+    inputs = components["EstimateInputRequest"]["properties"]
+    for name in ("power_per_accelerator_w", "energy_kwh"):
+        assert "W" in inputs[name]["description"] or "kWh" in inputs[name]["description"]
+        assert "scope" in inputs[name]["description"]
+    assert "'node'" in inputs["power_scope"]["description"] and "Default 'accelerator'" in inputs["energy_scope"]["description"]
+    # A real answer validates against the published schema.
+    from tests.conftest import client_for
+
+    body = client_for(team.ml_lead).post(
+        "/api/v1/estimates/", {"accelerator_hours": 10, "hardware": "h100-sxm", "facility": "jean-zay"}, format="json"
+    ).json()
+    resolver = {"$ref": "#/components/schemas/EstimateOutput", "components": json_schema(schema["components"])}
+    validate(body, resolver)
+
+
+def json_schema(node):
+    """OpenAPI 3.0's `nullable` as JSON Schema's null type, so jsonschema can check an answer."""
+    if isinstance(node, list):
+        return [json_schema(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: json_schema(v) for k, v in node.items()}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core import mail
 
-from governance.models import ImpactReview, ReviewKind, WebhookDelivery
+from governance.models import AuditEvent, ImpactReview, ReviewKind, WebhookDelivery
 from governance.services.post_release import run_due
 from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.rollups import roll_up_pending
@@ -151,6 +151,33 @@ def serve(pipeline, version, label, tokens, seconds=600):
     return deployment
 
 
+def test_the_projection_counts_the_same_tokens_as_the_measurement(world):
+    team, _, version, pipeline = world
+    serve(pipeline, version, "serve-mix", tokens=40_000)
+    footprint = pipeline.get(f"/api/v1/model-versions/{version.pk}/footprint/").json()
+    assert "(input + output)" in footprint["per_1k_tokens_definition"]
+    assert "50% input tokens" in footprint["projected_per_1k_tokens_definition"]
+    # The projection counts prompt and generated tokens alike at 2·N FLOPs: per 1,000 tokens processed, the
+    # measured unit, with the reported mix recorded in its definition.
+    assert footprint["deployments"][0]["input_tokens"] == 20_000
+
+
+def test_an_old_snapshot_with_another_token_definition_is_not_compared(world):
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-old")
+    serve(pipeline, version, "serve-old", tokens=50_000)
+    approved_review(team, second_lead, version)
+    assert pipeline.post(f"/api/v1/model-versions/{version.pk}/release/").status_code == 200
+    review = ImpactReview.objects.get(model_version=version, kind=ReviewKind.PRE_RELEASE)
+    snapshot = {k: v for k, v in review.snapshot.items() if k != "projected_per_1k_tokens_definition"}
+    ImpactReview.objects.filter(pk=review.pk).update(snapshot=snapshot)  # as frozen before definitions existed
+    version.refresh_from_db()
+    run_due(now=version.released_at + timedelta(days=team.project.post_release_review_days))
+    event = AuditEvent.objects.get(action="post_release.unmeasurable")
+    assert event.payload["reason"] == "the projection counts other tokens than the measurement"
+    assert not ImpactReview.objects.filter(model_version=version, kind=ReviewKind.POST_DEPLOYMENT).exists()
+
+
 def test_deployment_footprint_per_token_and_post_release_follow_up(world):
     team, second_lead, version, pipeline = world
     measured_run(pipeline, version, "ft-serve")
@@ -167,4 +194,10 @@ def test_deployment_footprint_per_token_and_post_release_follow_up(world):
     assert due == [version]
     follow_up = ImpactReview.objects.get(model_version=version, kind=ReviewKind.POST_DEPLOYMENT)
     assert "deviates" in follow_up.goal_and_scope
+    # Like with like: both figures count input + output tokens at the same boundary, and say so.
+    compared = AuditEvent.objects.get(action="post_release.compared").payload
+    for side in ("measured_definition", "projected_definition"):
+        assert compared[side].startswith("SCI per 1,000 tokens processed (input + output)")
+        assert "accelerators + host + PUE + amortised embodied" in compared[side]
+    assert "50% input tokens" in compared["projected_definition"]
     assert run_due(now=version.released_at + timedelta(days=90)) == []  # once only
