@@ -6,7 +6,7 @@ def test_grid_regions_filter_and_detail(team):
     body = client.get("/api/v1/grid-regions/?kind=cloud_region&basis=direct&page_size=500").json()
     assert body["count"] >= 40
     france = client.get("/api/v1/grid-regions/FRA/").json()
-    assert france["basis"] == "lifecycle" and france["year"] == 2023 and "Our World in Data" in france["source"]
+    assert france["basis"] == "lifecycle" and france["year"] == 2024 and "Our World in Data" in france["source"]
 
 
 def test_hardware_and_facilities_carry_sources(team):

@@ -32,13 +32,22 @@ def test_estimate_schema_is_typed_and_every_input_says_its_unit_and_scope(client
     for name in ("power_per_accelerator_w", "energy_kwh"):
         assert "W" in inputs[name]["description"] or "kWh" in inputs[name]["description"]
         assert "scope" in inputs[name]["description"]
-    assert "'node'" in inputs["power_scope"]["description"] and "Default 'accelerator'" in inputs["energy_scope"]["description"]
+    assert (
+        "'node'" in inputs["power_scope"]["description"]
+        and "Default 'accelerator'" in inputs["energy_scope"]["description"]
+    )
     # A real answer validates against the published schema.
     from tests.conftest import client_for
 
-    body = client_for(team.ml_lead).post(
-        "/api/v1/estimates/", {"accelerator_hours": 10, "hardware": "h100-sxm", "facility": "jean-zay"}, format="json"
-    ).json()
+    body = (
+        client_for(team.ml_lead)
+        .post(
+            "/api/v1/estimates/",
+            {"accelerator_hours": 10, "hardware": "h100-sxm", "facility": "jean-zay"},
+            format="json",
+        )
+        .json()
+    )
     resolver = {"$ref": "#/components/schemas/EstimateOutput", "components": json_schema(schema["components"])}
     validate(body, resolver)
 

@@ -7,8 +7,8 @@ from django.core.management.base import CommandError
 from lca.models import GridRegion, HourlyIntensity
 
 EMBER = """Area,ISO 3 code,Year,Area type,Category,Subcategory,Variable,Unit,Value
-France,FRA,2023,Country,Power sector emissions,CO2 intensity,CO2 intensity,gCO2/kWh,44.0
-France,FRA,2022,Country,Power sector emissions,CO2 intensity,CO2 intensity,gCO2/kWh,85.0
+France,FRA,2025,Country,Power sector emissions,CO2 intensity,CO2 intensity,gCO2/kWh,44.0
+France,FRA,2024,Country,Power sector emissions,CO2 intensity,CO2 intensity,gCO2/kWh,85.0
 France,FRA,2024,Country,Electricity generation,Fuel,Coal,TWh,0.5
 Atlantis,ATL,2024,Country,Power sector emissions,CO2 intensity,CO2 intensity,gCO2/kWh,120
 Europe,,2024,Region,Power sector emissions,CO2 intensity,CO2 intensity,gCO2/kWh,250
@@ -39,10 +39,10 @@ def run(tmp_path, name, text):
 def test_ember_keeps_the_latest_year_and_rejects_with_reasons(db, tmp_path):
     out = run(tmp_path, "ember.csv", EMBER)
     assert "Format: ember" in out
-    assert "added 1, updated 1" in out  # ATL added, FRA updated to 2023
+    assert "added 1, updated 1" in out  # ATL added, FRA updated to 2025
     assert "no ISO code (an aggregate)" in out and "negative intensity" in out
     france = GridRegion.objects.get(code="FRA")
-    assert (france.intensity_g_per_kwh, france.year, france.licence) == (44.0, 2023, "CC-BY-4.0")
+    assert (france.intensity_g_per_kwh, france.year, france.licence) == (44.0, 2025, "CC-BY-4.0")
     assert "Ember" in france.source
 
 

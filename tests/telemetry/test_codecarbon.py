@@ -68,7 +68,7 @@ def test_real_codecarbon_client_records_runs_and_emissions(live_server, agent_ke
     carbon = footprint.estimate.footprint
     # CodeCarbon's PUE defaults to 1.0 and its uploads carry none: the facility's 1.2 is applied once.
     assert carbon.facility_energy_kwh.central == pytest.approx(footprint.energy_kwh * 1.2)
-    assert carbon.location_based_kgco2e.central == pytest.approx(footprint.energy_kwh * 1.2 * 56.04 / 1000, rel=1e-3)
+    assert carbon.location_based_kgco2e.central == pytest.approx(footprint.energy_kwh * 1.2 * 44.18 / 1000, rel=1e-3)
     assert "Jean Zay" in footprint.note and "reported no PUE" in footprint.note
     assert footprint.client_claimed_kgco2e is not None  # kept, not used
 
