@@ -17,7 +17,7 @@ def part(result, name):
 
 
 def test_a_measured_run_counts_its_hosts_measured_energy(world):
-    team, _, version, pipeline = world
+    _, _, version, pipeline = world
     measured_run(pipeline, version, "with-rapl", host_telemetry=True)
     run = run_result(pipeline, version, "with-rapl")
     accelerators, host = part(run, "accelerators"), part(run, "host")
@@ -31,7 +31,7 @@ def test_a_measured_run_counts_its_hosts_measured_energy(world):
 
 
 def test_without_host_telemetry_the_host_share_is_estimated_and_labelled(world):
-    team, _, version, pipeline = world
+    _, _, version, pipeline = world
     measured_run(pipeline, version, "gpus-only")
     run = run_result(pipeline, version, "gpus-only")
     accelerators, host = part(run, "accelerators"), part(run, "host")
@@ -47,7 +47,7 @@ def test_without_host_telemetry_the_host_share_is_estimated_and_labelled(world):
 
 
 def test_an_unrelated_host_row_changes_no_footprint(world):
-    team, _, version, pipeline = world
+    _, _, version, pipeline = world
     measured_run(pipeline, version, "stable")
     before = pipeline.get(f"/api/v1/model-versions/{version.pk}/footprint/").json()
     HardwareModel.objects.create(  # sorts before every shipped host
@@ -59,7 +59,7 @@ def test_an_unrelated_host_row_changes_no_footprint(world):
 
 
 def test_a_run_names_its_host_model(world):
-    team, _, version, pipeline = world
+    _, _, version, pipeline = world
     big = HardwareModel.objects.create(
         slug="p5-host",
         name="p5.48xlarge without GPUs",

@@ -152,7 +152,7 @@ def serve(pipeline, version, label, tokens, seconds=600):
 
 
 def test_the_projection_counts_the_same_tokens_as_the_measurement(world):
-    team, _, version, pipeline = world
+    _, _, version, pipeline = world
     serve(pipeline, version, "serve-mix", tokens=40_000)
     footprint = pipeline.get(f"/api/v1/model-versions/{version.pk}/footprint/").json()
     assert "(input + output)" in footprint["per_1k_tokens_definition"]
