@@ -14,6 +14,7 @@ def test_version_page_shows_gate_footprint_reviews_and_history(client, world):
     html = client.get(f"/versions/{version.pk}/").content.decode()
     assert "Release gate" in html and "allowed" in html
     assert "ft-page" in html and "telemetry" in html
+    assert "accelerators: measured · host: estimated" in html  # what each part covers and how it is known
     assert "review.approve" in html and "run.opened" in html  # history from the audit trail
     assert "Pre-release by mllead" in html
 
