@@ -265,6 +265,18 @@ class RunStatus(models.TextChoices):
     ABANDONED = "abandoned", "Abandoned"
 
 
+def host_model_field() -> models.ForeignKey:  # type: ignore[type-arg]
+    return models.ForeignKey(
+        "lca.HardwareModel",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        limit_choices_to={"kind": "host"},
+        help_text="The host server model; empty: the facility's, else the documented default.",
+    )
+
+
 class Run(models.Model):
     """A training, fine-tuning or evaluation job of a version. Failed and abandoned
     runs count toward the version's footprint like successful ones."""
@@ -274,15 +286,7 @@ class Run(models.Model):
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING)
     facility = models.ForeignKey("lca.Facility", on_delete=models.PROTECT, related_name="+")
     hardware = models.ForeignKey("lca.HardwareModel", on_delete=models.PROTECT, related_name="+")
-    host = models.ForeignKey(
-        "lca.HardwareModel",
-        on_delete=models.PROTECT,
-        related_name="+",
-        null=True,
-        blank=True,
-        limit_choices_to={"kind": "host"},
-        help_text="The host server model; empty: the facility's, else the documented default.",
-    )
+    host = host_model_field()
     accelerator_count = models.PositiveIntegerField()
     label = models.CharField(max_length=200, unique=True, help_text="The telemetry label the GPU agents use.")
     estimate = models.JSONField(null=True, blank=True, help_text="Pre-run estimate request (POST /estimates/ body).")
@@ -312,15 +316,7 @@ class Deployment(models.Model):
     name = models.CharField(max_length=200)
     facility = models.ForeignKey("lca.Facility", on_delete=models.PROTECT, related_name="+")
     hardware = models.ForeignKey("lca.HardwareModel", on_delete=models.PROTECT, related_name="+")
-    host = models.ForeignKey(
-        "lca.HardwareModel",
-        on_delete=models.PROTECT,
-        related_name="+",
-        null=True,
-        blank=True,
-        limit_choices_to={"kind": "host"},
-        help_text="The host server model; empty: the facility's, else the documented default.",
-    )
+    host = host_model_field()
     accelerator_count = models.PositiveIntegerField()
     label = models.CharField(max_length=200, unique=True, help_text="The telemetry label of its GPUs.")
     started_at = models.DateTimeField()

@@ -154,18 +154,22 @@ class MembershipOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 # --- runs, deployments, budgets, webhooks, reviews (input) ---
 
 
-class RunInput(StrictSerializer):
-    model_version = VisibleRelatedField(queryset=ModelVersion.objects.all())
-    stage = serializers.ChoiceField(choices=Stage.choices)
-    facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
-    hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
-    host = serializers.SlugRelatedField(
+def host_input() -> serializers.SlugRelatedField:  # type: ignore[type-arg]
+    return serializers.SlugRelatedField(
         slug_field="slug",
         queryset=HardwareModel.objects.filter(kind="host"),
         required=False,
         allow_null=True,
         help_text="Host server model (its embodied carbon); default: the facility's, else the generic 8-GPU host.",
     )
+
+
+class RunInput(StrictSerializer):
+    model_version = VisibleRelatedField(queryset=ModelVersion.objects.all())
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
+    hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
+    host = host_input()
     accelerator_count = serializers.IntegerField(min_value=1)
     label = serializers.CharField(max_length=200)
     estimate = serializers.DictField(required=False, allow_null=True, help_text="A POST /estimates/ body.")
@@ -186,13 +190,7 @@ class DeploymentInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
     hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
-    host = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=HardwareModel.objects.filter(kind="host"),
-        required=False,
-        allow_null=True,
-        help_text="Host server model (its embodied carbon); default: the facility's, else the generic 8-GPU host.",
-    )
+    host = host_input()
     accelerator_count = serializers.IntegerField(min_value=1)
     label = serializers.CharField(max_length=200)
     started_at = serializers.DateTimeField(required=False)
