@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WITH_DB := $(PY) -m config.embedded_db
 
-.PHONY: run test venv lint worker clean-db
+.PHONY: run test venv lint worker clean-db system
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+## System packages (Pango for PDFs; Chromium too for the tests): installed when root, else the exact command.
+system:
+	./bin/system-packages $(SYSTEM_PACKAGES)
+
 ## Serve http://127.0.0.1:8000 with demo data (embedded PostgreSQL unless DATABASE_URL is set).
-run: venv
+run: venv system
 	DEBUG=$${DEBUG:-1} $(WITH_DB) sh -c '$(PY) manage.py migrate --no-input && $(PY) manage.py seed_demo && \
 	  { $(PY) manage.py demo_agent --delay 5 & $(PY) manage.py runserver 127.0.0.1:8000; }'
 
 ## The whole test suite (against DATABASE_URL when set, the embedded PostgreSQL otherwise).
-test: venv
+test: SYSTEM_PACKAGES = chromium
+test: venv system
 	DEBUG=$${DEBUG:-1} $(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
