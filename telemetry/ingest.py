@@ -17,13 +17,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField, Value
 from django.utils import timezone
 
 from telemetry import partitions
 from telemetry.models import Agent, Device, DeviceKind, IngestBatch, QuarantinedSample
 
 MAX_POWER_W = 5000  # no accelerator draws more; a larger value is a unit error
-FUTURE_TOLERANCE_S = 300
+# A counter may rise at most this far above the device's power limit (transients), or
+# MAX_POWER_W where the limit is unknown: more is a forged or broken counter.
+COUNTER_POWER_MARGIN = 1.25
+FUTURE_TOLERANCE_S = 60  # clock skew allowed; NTP keeps hosts within a second
+MAX_SAMPLES_PER_BATCH = 20_000  # the agent sends 1,000; bounds work and quarantine per request
+MAX_DEVICE_INDEX = 2**15 - 1
 MAX_LABEL_CHARS = 200
 # The readings a sample may carry, each of which may be missing or null: column
 # type, whole number?, lowest and highest value accepted.
@@ -83,20 +89,32 @@ WITH staged AS (
         OVER (PARTITION BY device_id ORDER BY ts, ord) AS counter_run
     FROM valid
 ), stored AS (
-    SELECT f.device_id, (SELECT s.energy_mj FROM telemetry_sample s WHERE s.device_id = f.device_id
-        AND s.ts < f.first AND s.energy_mj IS NOT NULL ORDER BY s.ts DESC LIMIT 1) AS energy_mj
+    SELECT f.device_id, s.energy_mj, s.ts
     FROM (SELECT device_id, min(ts) AS first FROM valid WHERE energy_mj IS NOT NULL GROUP BY device_id) f
-), judged AS (
-    SELECT r.*, coalesce(NOT r.counter_reset AND r.energy_mj < greatest(
-        max(r.energy_mj) OVER (PARTITION BY r.device_id, r.counter_run ORDER BY r.ts, r.ord
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-        CASE WHEN r.counter_run = 0 THEN s.energy_mj END), false) AS backwards
+    LEFT JOIN LATERAL (SELECT s.energy_mj, s.ts FROM telemetry_sample s WHERE s.device_id = f.device_id
+        AND s.ts < f.first AND s.energy_mj IS NOT NULL ORDER BY s.ts DESC LIMIT 1) s ON true
+), paired AS (
+    SELECT r.*, s.energy_mj AS stored_mj,
+        coalesce(lag(r.energy_mj) OVER w, CASE WHEN r.counter_run = 0 THEN s.energy_mj END) AS prev_mj,
+        coalesce(lag(r.ts) OVER w, CASE WHEN r.counter_run = 0 THEN s.ts END) AS prev_ts
     FROM runs r LEFT JOIN stored s USING (device_id)
+    WINDOW w AS (PARTITION BY r.device_id, r.counter_run, r.energy_mj IS NULL ORDER BY r.ts, r.ord)
+), judged AS (
+    SELECT p.*, coalesce(NOT p.counter_reset AND p.energy_mj < greatest(
+        max(p.energy_mj) OVER (PARTITION BY p.device_id, p.counter_run ORDER BY p.ts, p.ord
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+        CASE WHEN p.counter_run = 0 THEN p.stored_mj END), false) AS backwards,
+        coalesce(NOT p.counter_reset AND p.energy_mj - p.prev_mj
+            > least(coalesce(p.power_limit_w * {COUNTER_POWER_MARGIN}, {MAX_POWER_W}), {MAX_POWER_W}) * 1000
+              * greatest(extract(epoch FROM p.ts - p.prev_ts), 1), false) AS too_fast
+    FROM paired p
 ), good AS (
-    SELECT * FROM judged WHERE NOT backwards
+    SELECT * FROM judged WHERE NOT backwards AND NOT too_fast
 ), refused AS (
     SELECT ord, reason FROM checked WHERE reason IS NOT NULL
     UNION ALL SELECT ord, 'energy counter went backwards without a reset flag' FROM judged WHERE backwards
+    UNION ALL SELECT ord, 'energy counter rose faster than the device can draw power'
+        FROM judged WHERE too_fast AND NOT backwards
 ), inserted AS (
     INSERT INTO telemetry_sample (device_id, ts, label, counter_reset, batch_id, {", ".join(READINGS)})
     SELECT device_id, ts, label, counter_reset, %(batch_id)s, {", ".join(READINGS)} FROM good
@@ -128,29 +146,47 @@ class IngestResult:
     batch_id: int | None = None
 
 
-def _register_devices(agent: Agent, declared: Any) -> dict[str, Device]:
+def _device_fields(info: Any) -> dict[str, Any]:
+    """A declared device's fields, checked: a malformed declaration rejects the batch (400)."""
+    if not isinstance(info, dict):
+        raise BatchRejected("each device must be an object")
+    uuid, index = info.get("uuid"), info.get("index", 0)
+    if not isinstance(uuid, str) or not 0 < len(uuid) <= 96:
+        raise BatchRejected("each device needs a 'uuid' of 1 to 96 characters")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= MAX_DEVICE_INDEX:
+        raise BatchRejected(f"device {uuid!r}: 'index' must be a whole number from 0 to {MAX_DEVICE_INDEX}")
+    kind = info.get("kind", DeviceKind.GPU)
+    if kind not in DeviceKind.values:
+        raise BatchRejected(f"device {uuid!r}: kind must be one of {', '.join(DeviceKind.values)}")
+    fields = {"uuid": uuid, "kind": kind, "index": index, "energy_counter": info.get("energy_counter") is True}
+    for name, limit in (("name", 200), ("driver", 64)):
+        value = info.get(name, "")
+        if not isinstance(value, str):
+            raise BatchRejected(f"device {uuid!r}: {name!r} must be a string")
+        fields[name] = value[:limit]
+    if any("\x00" in str(v) for v in fields.values()):
+        raise BatchRejected(f"device {uuid!r}: a field contains a NUL character")
+    return fields
+
+
+def _register_devices(agent: Agent, declared: Any) -> tuple[dict[str, Device], set[str]]:
+    """The agent's devices by UUID, registering new ones, and the UUIDs it declared that
+    belong to another agent: a device stays with the agent that enrolled it (moving it is
+    an explicit, audited action), so another agent cannot take it over."""
     if not isinstance(declared, list):
         raise BatchRejected("'devices' must be a list of the agent's GPUs (and its host, where it reads RAPL)")
-    by_uuid = {d.uuid: d for d in Device.objects.filter(agent=agent)}
-    for info in declared:
-        if not isinstance(info, dict) or not isinstance(info.get("uuid"), str):
-            raise BatchRejected("each device needs a 'uuid'")
-        kind = info.get("kind", DeviceKind.GPU)
-        if kind not in DeviceKind.values:
-            raise BatchRejected(f"device {info['uuid'][:96]!r}: kind must be one of {', '.join(DeviceKind.values)}")
-        known = by_uuid.get(info["uuid"])
-        fields = {
-            "kind": kind,
-            "name": str(info.get("name", ""))[:200],
-            "index": int(info.get("index") or 0),
-            "driver": str(info.get("driver", ""))[:64],
-            "energy_counter": bool(info.get("energy_counter")),
-        }
-        if known is None or any(getattr(known, k) != v for k, v in fields.items()):
-            # A GPU that moved to another host follows its UUID to the new agent.
-            device, _ = Device.objects.update_or_create(uuid=info["uuid"], defaults={"agent": agent, **fields})
-            by_uuid[device.uuid] = device
-    return by_uuid
+    wanted = [_device_fields(info) for info in declared]
+    known = {d.uuid: d for d in Device.objects.filter(uuid__in=[f["uuid"] for f in wanted])}
+    mine, foreign = {}, set()
+    for fields in wanted:
+        device = known.get(fields["uuid"])
+        if device is not None and device.agent_id != agent.pk:
+            foreign.add(fields["uuid"])
+            continue
+        if device is None or any(getattr(device, k) != v for k, v in fields.items()):
+            device, _ = Device.objects.update_or_create(uuid=fields["uuid"], defaults={"agent": agent, **fields})
+        mine[device.uuid] = device
+    return mine, foreign
 
 
 @functools.lru_cache(maxsize=8192)  # about 4,600 accepted combinations; bounded against odd input
@@ -173,19 +209,21 @@ def _copy_label(label: str | None) -> str | None:
     return label.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _why(sample: Any, devices: dict[str, int]) -> str:
+def _why(sample: Any, devices: dict[str, int], foreign: set[str]) -> str:
     """The reason _staging_text refused a sample: the slow path, for the few that fail."""
     if type(sample) is not dict:
         return "not an object"
     for name, (kinds, reason) in FIELDS.items():
         if type(sample.get(name)) not in kinds:
             return reason
+    if sample["device"] in foreign:
+        return "device belongs to another agent"
     if sample["device"] not in devices:
         return "unknown device"
     return "label contains a NUL character"
 
 
-def _staging_text(samples: list[Any], devices: dict[str, int]) -> tuple[str, list[tuple[int, str]]]:
+def _staging_text(samples: list[Any], devices: dict[str, int], foreign: set[str]) -> tuple[str, list[tuple[int, str]]]:
     """COPY text of the well-formed samples, and (index, reason) of the others. The
     loop runs for every sample, so it does as little as it can: one lookup decides
     whether all of a sample's fields have accepted types."""
@@ -196,14 +234,14 @@ def _staging_text(samples: list[Any], devices: dict[str, int]) -> tuple[str, lis
         if type(sample) is dict:
             values = tuple(map(sample.get, names))
             line = _line_format(tuple(map(type, values)))
-            device = devices.get(values[0])
+            device = devices.get(values[0]) if line is not None else None  # a str: the format checked it
             if line is not None and device is not None:
                 if values[2] not in labels:
                     labels[values[2]] = _copy_label(values[2])
                 if (label := labels[values[2]]) is not None:
                     lines.append(line % (i, device, values[1], label, *values[3:]))
                     continue
-        refused.append((i, _why(sample, devices)))
+        refused.append((i, _why(sample, devices, foreign)))
     return "".join(lines), refused
 
 
@@ -233,10 +271,12 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
         raise BatchRejected("the body must be a JSON object")
     seq = payload.get("batch_seq")
     samples = payload.get("samples")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise BatchRejected("'batch_seq' must be a positive integer")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**63:
+        raise BatchRejected("'batch_seq' must be a whole number from 1 to 2^63 - 1")
     if not isinstance(samples, list):
         raise BatchRejected("'samples' must be a list")
+    if len(samples) > MAX_SAMPLES_PER_BATCH:
+        raise BatchRejected(f"a batch holds at most {MAX_SAMPLES_PER_BATCH:,} samples; this one has {len(samples):,}")
     result = IngestResult(batch_seq=seq, received=len(samples))
     now = timezone.now()
     latest_s = now.timestamp() + FUTURE_TOLERANCE_S
@@ -249,9 +289,10 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
             result.duplicate_batch = True
             result.duplicated = len(samples)
             return result
-        devices = {uuid: d.pk for uuid, d in _register_devices(agent, payload.get("devices", [])).items()}
+        mine, foreign = _register_devices(agent, payload.get("devices", []))
+        devices = {uuid: d.pk for uuid, d in mine.items()}
         partitions.ensure(_days(samples, oldest_s, latest_s))
-        text, refused = _staging_text(samples, devices)
+        text, refused = _staging_text(samples, devices, foreign)
         with connection.cursor() as cursor:
             cursor.execute(STAGING)
             with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:
@@ -264,7 +305,7 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
                 agent=agent,
                 batch_seq=seq,
                 device_uuid=str(samples[i].get("device") or "" if isinstance(samples[i], dict) else "")[:96],
-                payload=_without_nul(samples[i]),
+                payload=_without_nul(samples[i]) if samples[i] is not None else Value(None, JSONField()),
                 reason=reason,
             )
             for i, reason in refused

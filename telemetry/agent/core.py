@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,10 @@ from telemetry.agent.sender import Sender, backoff_s
 from telemetry.agent.spool import Spool, SpoolFull
 
 log = logging.getLogger("greenlight.agent")
+
+# A batch the server answers 5xx this many times in a row is set aside in the local
+# quarantine: a server bug on one batch must not block every batch behind it.
+MAX_SERVER_ERRORS = 8
 
 
 class LabelSource:
@@ -74,6 +78,7 @@ class Agent:
         self.batch_every_s = batch_every_s
         self.stop = threading.Event()
         self.counters = Counters()
+        self.server_errors: dict[int, int] = {}  # batch seq → consecutive 5xx answers
         self.last_energy: dict[str, int] = json.loads(spool.get("last_energy", "{}") or "{}")
         self.envelope: dict[str, Any] = {
             "agent_version": AGENT_VERSION,
@@ -138,16 +143,22 @@ class Agent:
         if batch is None:
             return 0.2
         answer = self.sender.send(batch.body)
+        previous = self.server_errors.pop(batch.seq, 0)
+        errors = previous + 1 if answer.server_error else 0
         if answer.verdict == "sent":
             self.spool.sent(batch.seq)
             self.counters.sent_batches += 1
             self.counters.sent_samples += batch.samples
             return None
-        if answer.verdict == "refused":
+        if answer.verdict == "refused" or errors >= MAX_SERVER_ERRORS:
+            if errors:
+                answer = replace(answer, detail=f"{errors} server errors in a row, last: {answer.detail}")
             self.spool.quarantine(batch.seq, answer.detail)
             self.counters.quarantined += 1
             log.error("batch %d refused and quarantined in the spool: %s", batch.seq, answer.detail)
             return None
+        if errors:
+            self.server_errors[batch.seq] = errors
         self.spool.failed(batch.seq, answer.detail)
         delay = answer.retry_after_s if answer.retry_after_s is not None else backoff_s(attempt)
         log.warning("batch %d not sent (%s); retrying in %.1f s", batch.seq, answer.detail, delay)

@@ -1,6 +1,8 @@
 """Sends sealed batches: exponential backoff with full jitter on network errors
 and 5xx, Retry-After on 429/503, and no retry on other 4xx (the batch is
-quarantined locally with the reason)."""
+quarantined locally with the reason). A batch the server keeps failing on with
+5xx is quarantined after a bounded number of tries (see core.Agent), so one bad
+batch cannot block the spool; network errors are retried for as long as it takes."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class Answer:
     verdict: Verdict
     detail: str
     retry_after_s: float | None = None
+    server_error: bool = False  # the server answered 5xx (other than 503): it may be this batch
 
 
 def post_json(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> tuple[int, dict[str, str], bytes]:
@@ -62,7 +65,7 @@ class Sender:
         if status in (429, 503):
             return Answer("retry", f"HTTP {status}", _retry_after(response_headers))
         if status >= 500:
-            return Answer("retry", f"HTTP {status}")
+            return Answer("retry", f"HTTP {status}: {text[:300].decode(errors='replace')}", server_error=True)
         return Answer("refused", f"HTTP {status}: {text[:500].decode(errors='replace')}")
 
 

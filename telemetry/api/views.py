@@ -17,11 +17,14 @@ from rest_framework.views import APIView
 
 from config.api import StrictSerializer
 from telemetry import queries, tasks
-from telemetry.ingest import BatchRejected, ingest_batch
+from telemetry.ingest import MAX_SAMPLES_PER_BATCH, BatchRejected, ingest_batch
 from telemetry.models import Agent, Device, QuarantinedSample
 from telemetry.services import EnrolmentRefused, authenticate_agent, enrol_agent
 
-MAX_BATCH_BYTES = 32 * 1024 * 1024  # decompressed; refuses gzip bombs
+MAX_BATCH_BYTES = 8 * 1024 * 1024  # decompressed; a full batch of 20,000 samples is about 5 MiB
+# Objects cost far more parsed than as text ("{}," is 3 bytes, a dict is about 60): count
+# them first, cheaply, so a small body of tiny samples cannot take the worker's memory.
+MAX_OBJECTS = 2 * MAX_SAMPLES_PER_BATCH + 1000
 
 
 class AgentKeyAuthentication(authentication.BaseAuthentication):
@@ -75,9 +78,13 @@ def _read_json(request: Request) -> Any:
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             body = inflater.decompress(body, MAX_BATCH_BYTES)
             if inflater.unconsumed_tail:
-                raise exceptions.ParseError("The decompressed batch exceeds 32 MiB.")
+                raise exceptions.ParseError(f"The decompressed batch exceeds {MAX_BATCH_BYTES // 2**20} MiB.")
         except zlib.error as exc:
             raise exceptions.ParseError(f"Body is not valid gzip: {exc}") from exc
+    if len(body) > MAX_BATCH_BYTES:
+        raise exceptions.ParseError(f"The batch exceeds {MAX_BATCH_BYTES // 2**20} MiB.")
+    if body.count(b"{") > MAX_OBJECTS:
+        raise exceptions.ParseError(f"A batch holds at most {MAX_SAMPLES_PER_BATCH:,} samples.")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

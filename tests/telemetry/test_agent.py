@@ -158,3 +158,22 @@ def test_an_unenrolled_agent_says_how_to_enrol(tmp_path, argv, capsys):
 
     assert main([*argv, "--spool", str(tmp_path / "s.db")]) == 2
     assert "--enrolment-token" in capsys.readouterr().err
+
+
+def test_a_batch_the_server_keeps_failing_on_is_set_aside(tmp_path):
+    from telemetry.agent.core import MAX_SERVER_ERRORS
+
+    stub = Stub([(500, {})] * MAX_SERVER_ERRORS)
+    agent, spool = make_agent(tmp_path, stub.url)
+    agent.sample_once()
+    agent.seal()
+    agent.sample_once()
+    agent.seal()
+    for attempt in range(MAX_SERVER_ERRORS - 1):
+        assert agent.send_once(attempt) is not None  # retried
+    assert agent.send_once() is None  # the eighth 500 in a row: quarantined locally
+    status = spool.status()
+    assert (status.pending_batches, status.quarantined_batches) == (1, 1)
+    assert agent.send_once() is None  # the next batch goes through
+    assert spool.status().pending_batches == 0
+    stub.close()
