@@ -538,7 +538,9 @@ class AuditReport(models.Model):
 
 class AuditEvent(models.Model):
     """Append-only and hash-chained: each row's hash covers its content and the previous
-    row's hash. PostgreSQL refuses UPDATE and DELETE on this table (migration 0004)."""
+    row's hash, keyed with AUDIT_CHAIN_KEY (HMAC-SHA256) so that someone with write access
+    to the database alone cannot recompute it. PostgreSQL refuses UPDATE, DELETE and
+    TRUNCATE on this table (migrations 0004 and 0007)."""
 
     actor = models.CharField(max_length=150, help_text="Username, or 'system'.")
     action = models.CharField(max_length=60)
@@ -549,6 +551,7 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    keyed = models.BooleanField(default=True, help_text="HMAC-SHA256 with the chain key (False: plain SHA-256).")
 
     class Meta:
         ordering = ["id"]

@@ -37,7 +37,7 @@ from governance.models import (
     Webhook,
 )
 from governance.queries import history_of, project_history, recent_gate_decisions, reviews_waiting_for
-from governance.services import footprints, notifications, registry, release_gate, reports, reviews, tokens
+from governance.services import audit, footprints, notifications, registry, release_gate, reports, reviews, tokens
 from governance.services.budgets import budget_status
 from lca.charts import line_chart
 
@@ -315,5 +315,6 @@ def statement(request: HttpRequest) -> HttpResponse:
         "released": len(released),
         "runs": Run.objects.filter(model_version__in=released).count(),
         "generated_at": timezone.now(),
+        "chain": audit.published_head(),
     }
     return render(request, "governance/statement.html", context)

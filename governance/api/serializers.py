@@ -378,6 +378,13 @@ class AuditEventOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         fields = ["id", "actor", "action", "object_type", "object_id", "payload", "created_at", "prev_hash", "hash"]
 
 
+class AuditChainHeadOutput(serializers.Serializer):  # type: ignore[type-arg]
+    event_id = serializers.IntegerField(allow_null=True, help_text="The head's sequence number (event id).")
+    hash = serializers.CharField(help_text="HMAC-SHA256 of the head event, chained to every event before it.")
+    events = serializers.IntegerField(help_text="Events in the chain.")
+    at = serializers.DateTimeField(allow_null=True, help_text="When the head event was written.")
+
+
 def run_footprint_data(rf: RunFootprint) -> dict[str, Any]:
     return {
         "run": rf.run.pk,

@@ -32,6 +32,7 @@ urlpatterns += [
     path("reviews/<int:pk>/decisions/", views.ReviewDecisionView.as_view(), name="api-review-decisions"),
     path("reviews/<int:pk>/comments/", views.ReviewCommentView.as_view(), name="api-review-comments"),
     path("audit-events/", views.AuditEventListView.as_view(), name="api-audit-events"),
+    path("audit-chain/", views.AuditChainHeadView.as_view(), name="api-audit-chain"),
 ]
 
 urlpatterns += [

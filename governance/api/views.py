@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,7 +32,17 @@ from governance.models import (
     Webhook,
     WebhookDelivery,
 )
-from governance.services import budgets, footprints, notifications, registry, release_gate, reports, reviews, runs
+from governance.services import (
+    audit,
+    budgets,
+    footprints,
+    notifications,
+    registry,
+    release_gate,
+    reports,
+    reviews,
+    runs,
+)
 
 
 class RegistryView(generics.GenericAPIView):  # type: ignore[type-arg]
@@ -391,6 +401,18 @@ class AuditEventListView(RegistryView, generics.ListAPIView):  # type: ignore[ty
     def get_queryset(self) -> QuerySet[AuditEvent]:
         visible = Project.objects.visible_to(self.request.user).values("pk")
         return AuditEvent.objects.filter(project_id__in=visible)
+
+
+class AuditChainHeadView(generics.GenericAPIView):  # type: ignore[type-arg]
+    """The audit chain's current head, public like the statement page, so that an
+    auditor can keep a copy and later check it with verify_audit_chain --expect."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: s.AuditChainHeadOutput})
+    def get(self, request: Request) -> Response:
+        return Response(s.AuditChainHeadOutput(audit.published_head()).data)
 
 
 # --- audit reports ---

@@ -9,6 +9,7 @@ from django.utils import timezone
 from config.credentials import matches, new_secret, split
 from governance.errors import GovernanceError, NotPermitted
 from governance.models import ApiToken, TokenScope
+from governance.services import audit
 
 TOKEN_PREFIX = "glt"  # noqa: S105 (a public marker, not a secret)
 
@@ -27,6 +28,7 @@ def issue_token(*, user: AbstractBaseUser, name: str, scopes: list[str]) -> tupl
         raise GovernanceError("A token needs a name.", field_errors={"name": ["This field is required."]})
     prefix, raw, key_hash = new_secret(TOKEN_PREFIX)
     token = ApiToken.objects.create(user=user, name=name.strip(), prefix=prefix, key_hash=key_hash, scopes=scopes)
+    audit.record(actor=user, action="token.issued", obj=token, payload={"name": token.name, "scopes": scopes})
     return token, raw
 
 
@@ -37,6 +39,9 @@ def revoke_token(*, token: ApiToken, actor: AbstractBaseUser) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor, action="token.revoked", obj=token, payload={"name": token.name, "owner": token.user_id}
+        )
     return token
 
 

@@ -1,6 +1,6 @@
 from rest_framework.test import APIClient
 
-from governance.models import ApiToken, TokenScope
+from governance.models import ApiToken, AuditEvent, TokenScope
 from governance.services import tokens
 from tests.conftest import token_client
 
@@ -34,6 +34,8 @@ def test_revoked_token_is_refused(team):
     response = client.get("/api/v1/projects/")
     assert response.status_code == 401
     assert response.json()["message"] == "Unknown or revoked API token."
+    trail = AuditEvent.objects.filter(object_type="ApiToken", object_id=str(token.pk))
+    assert list(trail.values_list("action", flat=True)) == ["token.issued", "token.revoked"]
 
 
 def test_forged_token_is_refused(team):

@@ -129,6 +129,7 @@ class Command(BaseCommand):
             **os.environ,
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(40),
+            "AUDIT_CHAIN_KEY": os.environ.get("AUDIT_CHAIN_KEY") or secrets.token_urlsafe(32),  # ingest writes none
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",
             "TELEMETRY_ROLLUP_INLINE": "0",

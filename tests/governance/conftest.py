@@ -1,0 +1,1 @@
+from tests.workflow import world  # noqa: F401 (a fixture for this folder)
