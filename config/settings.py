@@ -29,7 +29,7 @@ AUDIT_CHAIN_OLD_KEYS = env.list("AUDIT_CHAIN_OLD_KEYS", default=[])
 if not AUDIT_CHAIN_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be set when DEBUG is off.")
-    AUDIT_CHAIN_KEY = "insecure-development-audit-key-only-used-with-DEBUG-on"  # noqa: S105
+    AUDIT_CHAIN_KEY = "insecure-development-audit-key-only-used-with-DEBUG-on"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

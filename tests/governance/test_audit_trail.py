@@ -31,10 +31,10 @@ def without_trigger(sql: str, params: list | None = None) -> None:
 def test_truncate_is_refused(world):
     _, _, version, pipeline = world
     measured_run(pipeline, version, "ft-truncate")
-    with pytest.raises((InternalError, ProgrammingError), match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL greenlight.allow_truncate = 'off'")  # as on any database but a test one
-            cursor.execute("TRUNCATE governance_auditevent")
+    refused = pytest.raises((InternalError, ProgrammingError), match="append-only")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL greenlight.allow_truncate = 'off'")  # as on any database but a test one
+        cursor.execute("TRUNCATE governance_auditevent")
     assert AuditEvent.objects.exists()
 
 
@@ -47,7 +47,7 @@ def test_a_deleted_tail_is_named_against_a_head_kept_outside(world, client):
     assert "intact" in verify(anchor)
     without_trigger("DELETE FROM governance_auditevent WHERE id > %s", [kept["event_id"] - 3])
     assert "intact" in verify()  # the chain alone cannot tell that its tail is gone
-    with pytest.raises(CommandError, match=f"head #{kept['event_id']} .* is not in the chain"):
+    with pytest.raises(CommandError, match=rf"head #{kept['event_id']} .* is not in the chain"):
         verify(anchor)
 
 
@@ -57,7 +57,7 @@ def test_a_head_recorded_by_an_audit_report_is_an_anchor_too(world):
     approved_review(team, second_lead, version)  # generates a report, which records the head
     last = AuditEvent.objects.order_by("-id").first()
     without_trigger("DELETE FROM governance_auditevent WHERE id >= %s", [last.pk - 1])
-    with pytest.raises(CommandError, match="audit report .* recorded the head"):
+    with pytest.raises(CommandError, match=r"audit report .* recorded the head"):
         verify()
 
 
