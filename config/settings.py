@@ -31,6 +31,10 @@ if not AUDIT_CHAIN_KEY:
         raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be set when DEBUG is off.")
     AUDIT_CHAIN_KEY = "insecure-development-audit-key-only-used-with-DEBUG-on"
 
+# Outbound requests (webhooks) go to public addresses only; list networks that may be
+# reached anyway, e.g. 127.0.0.0/8 for a receiver on this machine (CIDR, comma-separated).
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -384,7 +384,9 @@ class Budget(models.Model):
 class Webhook(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField()
-    secret = models.CharField(max_length=100, help_text="Signs each delivery (HMAC-SHA256).")
+    secret = models.CharField(max_length=100, help_text="Standard Webhooks secret (whsec_…) that signs each delivery.")
+    previous_secret = models.CharField(max_length=100, blank=True, help_text="Still signs until the time below.")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -225,8 +225,12 @@ class BudgetInput(StrictSerializer):
 
 class WebhookInput(StrictSerializer):
     project = VisibleRelatedField(queryset=Project.objects.all())
-    url = serializers.URLField()
-    secret = serializers.CharField(min_length=16, max_length=100)
+    url = serializers.URLField(help_text="http(s) at a public address (private ones only if allow-listed).")
+    secret = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="A Standard Webhooks secret (whsec_ and 24 to 64 bytes in base64); generated when left out.",
+    )
 
 
 class ReviewInput(StrictSerializer):
@@ -323,7 +327,16 @@ class BudgetOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 class WebhookOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Webhook
-        fields = ["id", "project", "url", "active", "created_at"]
+        fields = ["id", "project", "url", "active", "created_at", "previous_secret_until"]
+
+
+class WebhookSecretOutput(WebhookOutput):
+    """Shown once, when a secret is set: keep it, it is not shown again."""
+
+    secret = serializers.CharField()
+
+    class Meta(WebhookOutput.Meta):
+        fields = [*WebhookOutput.Meta.fields, "secret"]
 
 
 class DeliveryOutput(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -25,6 +25,7 @@ urlpatterns += [
     path("budgets/", views.BudgetListView.as_view(), name="api-budgets"),
     path("webhooks/", views.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/deliveries/", views.WebhookDeliveriesView.as_view(), name="api-webhook-deliveries"),
+    path("webhooks/<int:pk>/rotate-secret/", views.WebhookRotateSecretView.as_view(), name="api-webhook-rotate"),
     path("reviews/", views.ReviewListView.as_view(), name="api-reviews"),
     path("reviews/<int:pk>/", views.ReviewDetailView.as_view(), name="api-review"),
     path("reviews/<int:pk>/submit/", views.ReviewSubmitView.as_view(), name="api-review-submit"),

@@ -302,13 +302,22 @@ class WebhookListView(RegistryView, generics.ListAPIView):  # type: ignore[type-
             return Webhook.objects.none()
         return Webhook.objects.filter(project__owner=self.request.user)
 
-    @extend_schema(request=s.WebhookInput, responses={201: s.WebhookOutput})
+    @extend_schema(request=s.WebhookInput, responses={201: s.WebhookSecretOutput})
     def post(self, request: Request) -> Response:
+        """Registers a receiver; the answer shows its signing secret, once."""
         data = self.validated(s.WebhookInput)
         hook = notifications.add_webhook(
-            project=data["project"], actor=request.user, url=data["url"], secret=data["secret"]
+            project=data["project"], actor=request.user, url=data["url"], secret=data.get("secret")
         )
-        return Response(s.WebhookOutput(hook).data, status=status.HTTP_201_CREATED)
+        return Response(s.WebhookSecretOutput(hook).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookRotateSecretView(RegistryView):
+    @extend_schema(request=None, responses={200: s.WebhookSecretOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        """A new signing secret, shown once; the old one keeps signing (a second signature) for 24 hours."""
+        hook = generics.get_object_or_404(Webhook.objects.filter(project__owner=request.user), pk=pk)
+        return Response(s.WebhookSecretOutput(notifications.rotate_secret(webhook=hook, actor=request.user)).data)
 
 
 class WebhookDeliveriesView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]

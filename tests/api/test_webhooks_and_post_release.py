@@ -1,6 +1,4 @@
-import hashlib
-import hmac
-import json
+import base64
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -8,6 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from governance.models import AuditEvent, ImpactReview, ReviewKind, WebhookDelivery
 from governance.services.post_release import run_due
@@ -17,7 +16,7 @@ from tests.conftest import client_for
 from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
 from tests.workflow import approved_review, measured_run
 
-SECRET = "a-long-shared-secret-for-tests"
+SECRET = "whsec_" + base64.b64encode(b"a-long-shared-secret-for-the-tests").decode()
 
 
 class Receiver:
@@ -25,13 +24,16 @@ class Receiver:
 
     def __init__(self):
         self.received = []
+        self.status, self.extra_headers = 204, {}
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
-                self.send_response(204)
+                self.send_response(receiver.status)
+                for name, value in receiver.extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -43,7 +45,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the test receiver listens on loopback
     r = Receiver()
     yield r
     r.server.shutdown()
@@ -93,10 +96,8 @@ def test_budget_crossing_is_signed_delivered_and_mailed(
             format="json",
         )
     headers, body = receiver.received[-1]
-    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(headers["X-Greenlight-Signature"], expected)
-    payload = json.loads(body)
-    assert payload["event"] == "budget.exceeded" and payload["delivery"] == headers["X-Greenlight-Delivery"]
+    payload = Webhook(SECRET).verify(body, headers)  # what a receiver does (Standard Webhooks)
+    assert payload["event"] == "budget.exceeded" and payload["delivery"] == headers["webhook-id"]
     assert WebhookDelivery.objects.get(pk=payload["delivery"]).state == "delivered"
     assert mail.outbox and mail.outbox[-1].to == ["officer@example.org"]
 
@@ -201,3 +202,77 @@ def test_deployment_footprint_per_token_and_post_release_follow_up(world):
         assert "accelerators + host + PUE + amortised embodied" in compared[side]
     assert "50% input tokens" in compared["projected_definition"]
     assert run_due(now=version.released_at + timedelta(days=90)) == []  # once only
+
+
+def hook_for(team, url, **extra):
+    return client_for(team.owner).post(
+        "/api/v1/webhooks/", {"project": team.project.pk, "url": url, **extra}, format="json"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:8000/admin/", "loopback"),
+        ("http://localhost/", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://10.0.0.5/", "private"),
+        ("http://[::1]/", "loopback"),
+        ("http://224.0.0.1/", "multicast"),
+        ("ftp://example.org/", "Only http and https"),
+    ],
+)
+def test_webhooks_cannot_be_aimed_inside_the_network(world, url, why):
+    team, *_ = world
+    response = hook_for(team, url)
+    assert response.status_code == 400 and why in response.json()["errors"]["url"][0]
+
+
+def test_a_stored_url_is_checked_again_at_delivery(world, receiver, settings):
+    team, *_ = world
+    hook = hook_for(team, receiver.url).json()
+    settings.OUTBOUND_ALLOWED_NETWORKS = []  # e.g. the name now resolves to a private address
+    sent = client_for(team.owner).post(f"/api/v1/webhooks/{hook['id']}/deliveries/").json()
+    assert sent["state"] == "pending" and "loopback" in sent["last_error"]
+    assert receiver.received == []
+
+
+def test_redirects_are_not_followed_and_errors_say_nothing_of_the_network(world, receiver):
+    team, *_ = world
+    receiver.status, receiver.extra_headers = 302, {"Location": "http://169.254.169.254/"}
+    hook = hook_for(team, receiver.url).json()
+    sent = client_for(team.owner).post(f"/api/v1/webhooks/{hook['id']}/deliveries/").json()
+    assert sent["state"] == "pending" and sent["response_status"] == 302 and len(receiver.received) == 1
+    closed = hook_for(team, "http://127.0.0.1:9/closed").json()  # nothing listens there
+    sent = client_for(team.owner).post(f"/api/v1/webhooks/{closed['id']}/deliveries/").json()
+    assert sent["last_error"] == "no answer from the receiver (connection failed or timed out)"
+
+
+def test_signatures_follow_standard_webhooks_and_cannot_be_replayed(world, receiver):
+    team, *_ = world
+    created = hook_for(team, receiver.url).json()
+    secret = created["secret"]
+    assert secret.startswith("whsec_")
+    client_for(team.owner).post(f"/api/v1/webhooks/{created['id']}/deliveries/")
+    headers, body = receiver.received[-1]
+    assert Webhook(secret).verify(body, headers)["event"] == "ping"
+    # The same body and signature an hour later, or with another delivery id, are refused.
+    stale = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 3600)}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body, stale)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body, {**headers, "webhook-id": "another"})
+    assert hook_for(team, receiver.url, secret="not-a-standard-secret").status_code == 400
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(world, receiver):
+    team, *_ = world
+    created = hook_for(team, receiver.url).json()
+    rotated = client_for(team.owner).post(f"/api/v1/webhooks/{created['id']}/rotate-secret/").json()
+    assert rotated["secret"] != created["secret"] and rotated["previous_secret_until"]
+    client_for(team.owner).post(f"/api/v1/webhooks/{created['id']}/deliveries/")
+    headers, body = receiver.received[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (created["secret"], rotated["secret"]):
+        assert Webhook(secret).verify(body, headers)["event"] == "ping"
+    assert client_for(team.officer).post(f"/api/v1/webhooks/{created['id']}/rotate-secret/").status_code == 404
