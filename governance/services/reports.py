@@ -6,14 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from celery import current_app
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from weasyprint import HTML
+from weasyprint import HTML, default_url_fetcher
 
 from governance.access import require_visible
 from governance.errors import Conflict
@@ -145,6 +148,23 @@ def report_context(review: ImpactReview, chain_head: str) -> dict[str, Any]:
     }
 
 
+def static_only_fetcher(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
+    """WeasyPrint's fetcher, limited to the project's own static files: a report never
+    reads another local file or any URL, whatever text reaches it as markup."""
+    static = (settings.BASE_DIR / "static").resolve()
+    if url.startswith("file://"):
+        path = Path(unquote(urlsplit(url).path)).resolve()
+        if path.is_relative_to(static):
+            return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)  # type: ignore[no-any-return]
+    raise ValueError(f"The report may only use Greenlight's static files, not {url[:100]}")
+
+
+def render_pdf(html: str) -> bytes:
+    """HTML to PDF with the static-only fetcher."""
+    base = (settings.BASE_DIR / "static").as_uri() + "/"
+    return HTML(string=html, base_url=base, url_fetcher=static_only_fetcher).write_pdf()  # type: ignore[no-any-return]
+
+
 def render_report(report_id: int) -> AuditReport:
     """Renders and stores the PDF, reporting progress as it goes. Idempotent: a done
     report is left as it is."""
@@ -157,7 +177,7 @@ def render_report(report_id: int) -> AuditReport:
         context = report_context(report.review, head)
         _step(report, 50, "rendering the PDF")
         html = render_to_string("reports/audit_report.html", context)
-        pdf = HTML(string=html).write_pdf()
+        pdf = render_pdf(html)
         _step(report, 90, "storing")
         digest = hashlib.sha256(pdf).hexdigest()
         export = {

@@ -75,3 +75,42 @@ def test_a_draft_has_no_report(world):
     review = author.post("/api/v1/reviews/", {"model_version": version.pk, "goal_and_scope": "x"}, format="json").json()
     response = author.post(f"/api/v1/reviews/{review['id']}/reports/")
     assert response.status_code == 409 and "submit the review first" in response.json()["message"]
+
+
+def test_the_pdf_renderer_fetches_nothing_but_static_files(tmp_path, settings):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from governance.services.reports import render_pdf
+
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/css")
+            self.end_headers()
+            self.wfile.write(b'body::after { content: "FROM-LOOPBACK" }')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    local = tmp_path / "leak.css"
+    local.write_text('body::before { content: "FROM-A-LOCAL-FILE" }')
+    html = f"""<html><head>
+      <link rel="stylesheet" href="{local.as_uri()}">
+      <link rel="stylesheet" href="http://127.0.0.1:{server.server_port}/x.css">
+      </head><body><p>Report</p><img src="file:///etc/hostname"><img src="http://127.0.0.1:{server.server_port}/i.png">
+      </body></html>"""
+    text = pdf_text(render_pdf(html))
+    server.shutdown()
+    assert "Report" in text
+    assert "FROM-A-LOCAL-FILE" not in text and "FROM-LOOPBACK" not in text
+    assert requests == []  # the loopback server was never asked
+    # the project's own static files still load
+    static = settings.BASE_DIR / "static"
+    css = next(static.rglob("*.css"))
+    assert "Report" in pdf_text(render_pdf(f'<link rel="stylesheet" href="{css.as_uri()}"><p>Report</p>'))
