@@ -7,4 +7,4 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, so tasks sent by name resolve.
-        from governance import tasks  # noqa: F401
+        from governance import signals, tasks  # noqa: F401

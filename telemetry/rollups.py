@@ -28,6 +28,7 @@ WITH s AS (
     WINDOW w AS (PARTITION BY device_id ORDER BY ts)
 ), d AS (
     SELECT device_id, date_trunc('minute', ts) AS minute, label, power_w, gpu_util, prev_ts IS NOT NULL AS has_prev,
+           energy_mj IS NOT NULL AS has_counter,
            CASE WHEN prev_e IS NOT NULL AND energy_mj IS NOT NULL AND NOT counter_reset AND energy_mj >= prev_e
                 THEN (energy_mj - prev_e) / 1000.0 END AS counter_j,
            CASE WHEN prev_ts IS NOT NULL AND ts - prev_ts <= interval '{MAX_GAP_S} seconds'
@@ -42,7 +43,10 @@ INSERT INTO telemetry_minuterollup
 SELECT device_id, minute, label,
        coalesce(sum(coalesce(counter_j, power_j)), 0),
        coalesce(sum(coalesce(counter_j, power_j)) FILTER (WHERE gpu_util < %(idle)s), 0),
-       CASE WHEN count(counter_j) = count(*) FILTER (WHERE has_prev) THEN 'counter'
+       -- A minute whose samples all lack a previous one (a device's first) says by its readings.
+       CASE WHEN count(*) FILTER (WHERE has_prev) = 0
+                 THEN CASE WHEN bool_and(has_counter) THEN 'counter' ELSE 'power' END
+            WHEN count(counter_j) = count(*) FILTER (WHERE has_prev) THEN 'counter'
             WHEN count(counter_j) = 0 THEN 'power' ELSE 'mixed' END,
        sum(covered_s), count(*), avg(power_w), max(power_w)
 FROM d GROUP BY device_id, minute, label

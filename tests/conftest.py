@@ -78,6 +78,13 @@ def api() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def no_login_lockout(settings: Any) -> None:
+    """The test client's login() gives django-axes no request; tests of the lockout itself
+    turn it back on (tests/web/test_login_throttling.py)."""
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     # The production hasher is slow on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

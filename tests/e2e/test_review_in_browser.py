@@ -35,7 +35,13 @@ def browser_page(monkeypatch):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         context = browser.new_context(accept_downloads=True)
-        yield context.new_page()
+        page = context.new_page()
+        page.csp_violations = []  # type: ignore[attr-defined]
+        page.on(
+            "console",
+            lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text),  # type: ignore[attr-defined]
+        )
+        yield page
         browser.close()
         # While the loop runs, Django keeps this test's queries on a connection of their
         # own, which pytest-django does not know about: close it, or it outlives the test.
@@ -90,3 +96,13 @@ def test_author_submits_two_reviewers_approve_gate_allows_report_downloads(
     page.goto(f"{base}/reviews/{review.pk}/")
     ARTEFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "review-page.png"), full_page=True)
+    for path in (
+        "/",
+        f"/versions/{version.pk}/",
+        "/estimate/?activity=energy_kwh&energy_kwh=10&grid_region=FRA",
+        "/reference/hardware/",
+        "/statement/",
+        "/admin/",
+    ):
+        page.goto(base + path)
+    assert page.csp_violations == []  # every page works under the strict Content-Security-Policy
