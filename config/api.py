@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -14,7 +16,61 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
 
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]
+# Values every column and every computation can hold: a stored NaN, year 9999 or 2^70
+# would make every page that reads the row fail later, far from the request that sent it.
+EARLIEST, LATEST = date(1970, 1, 1), date(2200, 12, 31)
+MAX_INTEGER = 2**63 - 1
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def poison(value: Any) -> str | None:
+    """Why a validated value cannot be stored or computed with, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Must be a finite number."
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        return f"Must be between -{MAX_INTEGER} and {MAX_INTEGER}."
+    if isinstance(value, date):
+        day = value.date() if isinstance(value, datetime) else value
+        if not EARLIEST <= day <= LATEST:
+            return f"Must be between {EARLIEST} and {LATEST}."
+    if isinstance(value, Mapping):
+        return next((why for v in value.values() if (why := poison(v))), None)
+    if isinstance(value, list | tuple):
+        return next((why for v in value if (why := poison(v))), None)
+    return None
+
+
+class CheckedValues:
+    """Refuses, field by field, what serializers let through but PostgreSQL or arithmetic
+    cannot take: NUL characters, NaN and infinity, dates outside 1970-2200, integers
+    beyond 64 bits."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            nul = {
+                str(k)[:100]: ["Null characters are not allowed."]
+                for k, v in data.items()
+                if _has_nul(k) or _has_nul(v)
+            }
+            if nul:
+                raise serializers.ValidationError(nul)
+        value = super().to_internal_value(data)  # type: ignore[misc]
+        errors = {name: [why] for name, v in value.items() if (why := poison(v))}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class StrictSerializer(CheckedValues, serializers.Serializer):  # type: ignore[type-arg]
     """Rejects fields it does not know, so that a pipeline's typo is a 400, not silence,
     and reports every faulty field at once."""
 

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import CheckedValues
 from lca.models import Facility
 from telemetry import codecarbon
 from telemetry.api.views import IsAgent
@@ -35,15 +36,15 @@ class CodeCarbonTokenAuthentication(authentication.BaseAuthentication):
         return "x-api-token"
 
 
-class ExperimentInput(serializers.Serializer):  # type: ignore[type-arg]
+class ExperimentInput(CheckedValues, serializers.Serializer):  # type: ignore[type-arg]
     # CodeCarbon sends more (timestamp, on_cloud, project_id, country_name); they are not needed.
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     label = serializers.CharField(max_length=200, required=False)
     country_iso_code = serializers.CharField(max_length=3, required=False, allow_null=True, allow_blank=True)
-    region = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    cloud_provider = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    cloud_region = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    region = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    cloud_provider = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True)
+    cloud_region = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
     facility = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=Facility.objects.all(),
@@ -53,7 +54,7 @@ class ExperimentInput(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class CodeCarbonRunInput(serializers.Serializer):  # type: ignore[type-arg]
+class CodeCarbonRunInput(CheckedValues, serializers.Serializer):  # type: ignore[type-arg]
     timestamp = serializers.DateTimeField()
     experiment_id = serializers.UUIDField()
     os = serializers.CharField(required=False, allow_null=True, allow_blank=True)
@@ -71,7 +72,7 @@ class CodeCarbonRunInput(serializers.Serializer):  # type: ignore[type-arg]
     tracking_mode = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
 
-class EmissionInput(serializers.Serializer):  # type: ignore[type-arg]
+class EmissionInput(CheckedValues, serializers.Serializer):  # type: ignore[type-arg]
     timestamp = serializers.DateTimeField()
     run_id = serializers.UUIDField()
     duration = serializers.FloatField(min_value=0)
