@@ -20,6 +20,9 @@ class Pagination(PageNumberPagination):
 # would make every page that reads the row fail later, far from the request that sent it.
 EARLIEST, LATEST = date(1970, 1, 1), date(2200, 12, 31)
 MAX_INTEGER = 2**63 - 1
+# No input quantity comes near this (a trillion parameters is 1e12, a year of a
+# 100,000-GPU fleet is 9e8 device-hours), and products of such inputs stay finite.
+MAX_QUANTITY = 1e15
 
 
 def _has_nul(value: Any) -> bool:
@@ -36,6 +39,8 @@ def poison(value: Any) -> str | None:
     """Why a validated value cannot be stored or computed with, or None."""
     if isinstance(value, float) and not math.isfinite(value):
         return "Must be a finite number."
+    if isinstance(value, float) and abs(value) > MAX_QUANTITY:
+        return f"Must be at most {MAX_QUANTITY:g} in size."
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
         return f"Must be between -{MAX_INTEGER} and {MAX_INTEGER}."
     if isinstance(value, date):
@@ -51,8 +56,8 @@ def poison(value: Any) -> str | None:
 
 class CheckedValues:
     """Refuses, field by field, what serializers let through but PostgreSQL or arithmetic
-    cannot take: NUL characters, NaN and infinity, dates outside 1970-2200, integers
-    beyond 64 bits."""
+    cannot take: NUL characters, NaN and infinity, quantities beyond 1e15, dates outside
+    1970-2200, integers beyond 64 bits."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -85,3 +90,19 @@ class StrictSerializer(CheckedValues, serializers.Serializer):  # type: ignore[t
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+class IdConverter:
+    """A row id in a URL: digits that fit a bigint column, so an id too large for the
+    database is a 404, not a database error."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_INTEGER:
+            raise ValueError(value)  # the URL resolver then tries the next pattern, and 404s
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(value)

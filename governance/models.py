@@ -323,6 +323,9 @@ class Deployment(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     expected_tokens_per_month = models.FloatField(null=True, blank=True, help_text="Projected volume.")
 
+    class Meta:
+        ordering = ["started_at", "pk"]
+
     def __str__(self) -> str:
         return f"{self.name} ({self.model_version})"
 
@@ -389,6 +392,9 @@ class Webhook(models.Model):
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
 
     def __str__(self) -> str:
         return self.url

@@ -5,18 +5,18 @@ from governance import views
 urlpatterns = [
     path("", views.registry_home, name="registry"),
     path("projects/<slug:slug>/", views.project_detail, name="project"),
-    path("projects/<slug:slug>/models/<int:pk>/", views.model_detail, name="registered-model"),
-    path("versions/<int:pk>/", views.version_detail, name="model-version"),
+    path("projects/<slug:slug>/models/<id:pk>/", views.model_detail, name="registered-model"),
+    path("versions/<id:pk>/", views.version_detail, name="model-version"),
     path("account/tokens/", views.token_list, name="tokens"),
-    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
-    path("webhooks/<int:pk>/test/", views.webhook_test, name="webhook-test"),
+    path("account/tokens/<id:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("webhooks/<id:pk>/test/", views.webhook_test, name="webhook-test"),
 ]
 
 urlpatterns += [
     path("reviews/", views.review_list, name="reviews"),
-    path("reviews/<int:pk>/", views.review_detail, name="review"),
-    path("versions/<int:pk>/reviews/new/", views.review_create, name="review-create"),
-    path("reports/<int:pk>/download/", views.report_download, name="report-download"),
+    path("reviews/<id:pk>/", views.review_detail, name="review"),
+    path("versions/<id:pk>/reviews/new/", views.review_create, name="review-create"),
+    path("reports/<id:pk>/download/", views.report_download, name="report-download"),
 ]
 
 urlpatterns += [

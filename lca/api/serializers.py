@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api import StrictSerializer
+from config.api import MAX_QUANTITY, StrictSerializer
 from lca.footprint import How, Scope
 from lca.models import Facility, GridRegion, HardwareModel, Supplier, procurement_score
 from lca.scheduling import Schedule, Slot
@@ -32,7 +32,7 @@ class RangeField(serializers.Field):  # type: ignore[type-arg]
     """A number, or {"low": …, "central": …, "high": …} (low and high default to central)."""
 
     default_error_messages = {
-        "invalid": 'Give a number or {{"low", "central", "high"}} with 0 ≤ low ≤ central ≤ high.',
+        "invalid": 'Give a number or {{"low", "central", "high"}} with 0 ≤ low ≤ central ≤ high ≤ 1e15.',
     }
 
     def to_internal_value(self, data: Any) -> Range:
@@ -42,10 +42,14 @@ class RangeField(serializers.Field):  # type: ignore[type-arg]
                 if unknown or "central" not in data:
                     self.fail("invalid")
                 central = float(data["central"])
-                return Range(float(data.get("low", central)), central, float(data.get("high", central)))
-            if isinstance(data, bool):
+                value = Range(float(data.get("low", central)), central, float(data.get("high", central)))
+            elif isinstance(data, bool):
                 self.fail("invalid")
-            return Range.exact(float(data))
+            else:
+                value = Range.exact(float(data))
+            if value.high > MAX_QUANTITY:  # NaN and infinity already failed the ordering check
+                self.fail("invalid")
+            return value
         except (TypeError, ValueError):
             self.fail("invalid")
         raise AssertionError  # unreachable: fail() raises
@@ -351,6 +355,7 @@ class GridRegionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class SupplierOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     procurement = serializers.SerializerMethodField()
+    sustainability_report_url = serializers.CharField(help_text="A URL, or empty where none is published.")
 
     class Meta:
         model = Supplier

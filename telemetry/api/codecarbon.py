@@ -100,6 +100,18 @@ class CodeCarbonView(APIView):
         return dict(serializer.validated_data)
 
 
+class ExperimentOutput(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    label = serializers.CharField()
+    country_iso_code = serializers.CharField(allow_blank=True)
+    region = serializers.CharField(allow_blank=True)
+    cloud_provider = serializers.CharField(allow_blank=True)
+    cloud_region = serializers.CharField(allow_blank=True)
+    timestamp = serializers.DateTimeField()
+
+
 def experiment_data(e: CodeCarbonExperiment) -> dict[str, Any]:
     return {
         "id": str(e.id),
@@ -115,25 +127,25 @@ def experiment_data(e: CodeCarbonExperiment) -> dict[str, Any]:
 
 
 class ExperimentList(CodeCarbonView):
-    @extend_schema(request=ExperimentInput, responses={201: dict})
+    @extend_schema(request=ExperimentInput, responses={201: ExperimentOutput})
     def post(self, request: Request) -> Response:
         experiment = codecarbon.create_experiment(agent=request.auth, data=self.validated(ExperimentInput))
         return Response(experiment_data(experiment), status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: dict}, operation_id="codecarbon_experiments_list")
+    @extend_schema(responses={200: ExperimentOutput(many=True)}, operation_id="codecarbon_experiments_list")
     def get(self, request: Request) -> Response:
         return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=request.auth)])
 
 
 class ProjectExperimentList(CodeCarbonView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: ExperimentOutput(many=True)})
     def get(self, request: Request, project_id: str) -> Response:
         # CodeCarbon's projects are not Greenlight's: every experiment of this key is listed.
         return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=request.auth)])
 
 
 class ExperimentDetail(CodeCarbonView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: ExperimentOutput})
     def get(self, request: Request, pk: str) -> Response:
         return Response(experiment_data(get_object_or_404(CodeCarbonExperiment, pk=pk, agent=request.auth)))
 

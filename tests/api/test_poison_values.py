@@ -79,3 +79,19 @@ def test_codecarbon_fields_match_their_columns(db):
     client.credentials(HTTP_X_API_TOKEN=key)
     response = client.post("/api/v1/codecarbon/experiments", {"name": "x", "region": "r" * 101}, format="json")
     assert response.status_code == 400 and "region" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/model-versions/{}/", "/api/v1/webhooks/{}/rotate-secret/", "/versions/{}/"])
+def test_an_id_too_large_for_the_database_is_a_404(team, path):
+    client = client_for(team.owner)
+    answer = client.post(path.format(2**70)) if "rotate" in path else client.get(path.format(2**70))
+    assert answer.status_code == 404
+
+
+def test_quantities_whose_results_would_overflow_are_refused(team):
+    client = client_for(team.ml_lead)
+    huge = {"active_parameters": 1e300, "tokens": 1e300, "grid_region": "FRA", "hardware": "h100-sxm"}
+    assert client.post("/api/v1/estimates/", huge, format="json").status_code == 400
+    schedule = {"regions": ["FRA"], "duration_h": 1, "energy_kwh": 1e308, "earliest": "2026-01-01T00:00:00Z"}
+    answer = client.post("/api/v1/scheduling/best-start/", schedule, format="json")
+    assert answer.status_code == 400 and "energy_kwh" in answer.json()["errors"]
