@@ -22,6 +22,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
 
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])  # old keys while rotating (SECURITY.md)
+
 # The audit chain's HMAC key: kept outside the database (environment or AUDIT_CHAIN_KEY_FILE),
 # so a database writer alone cannot recompute the chain. To rotate it, move the old key to
 # AUDIT_CHAIN_OLD_KEYS (comma-separated), which verification still accepts (SECURITY.md).
