@@ -18,6 +18,7 @@ from governance.access import require_visible
 from governance.api import serializers as s
 from governance.api.permissions import HasTokenScope
 from governance.models import (
+    ApiToken,
     AuditEvent,
     AuditReport,
     Budget,
@@ -386,7 +387,8 @@ class ReviewDecisionView(ReviewBase):
     @extend_schema(request=s.DecisionInput, responses={200: s.ReviewOutput})
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.DecisionInput)
-        review = reviews.decide(review=self.get_object(), reviewer=request.user, **data)
+        by_token = isinstance(request.auth, ApiToken)
+        review = reviews.decide(review=self.get_object(), reviewer=request.user, by_token=by_token, **data)
         return Response(s.ReviewOutput(review).data)
 
 

@@ -69,6 +69,12 @@ def set_membership(
     """Gives `user` exactly `roles` in `project`; an empty list removes the member."""
     require_owner(actor, project)
     payload = {"user": user.get_username(), "roles": sorted(str(r) for r in roles)}
+    signing = {Role(r) for r in project.signoff_roles} & {Role(r) for r in roles}
+    if Role.PIPELINE in roles and signing:
+        raise GovernanceError(
+            "A service account (the Pipeline role) cannot also hold a sign-off role: reviews are signed by people.",
+            field_errors={"roles": [f"Pipeline with {', '.join(sorted(r.label for r in signing))}."]},
+        )
     if not roles:
         Membership.objects.filter(project=project, user=user).delete()
         audit.record(actor=actor, action="member.removed", obj=project, project_id=project.pk, payload=payload)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from governance.access import require_registry_editor, require_visible
 from governance.errors import Conflict
 from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
-from governance.services import audit
+from governance.services import audit, reviews
 from governance.services.budgets import budget_status
 from governance.services.footprints import VersionFootprint, digest, snapshot, version_footprint
 
@@ -47,8 +47,9 @@ class GateDecision:
         }
 
 
-def _review_rule(version: ModelVersion, current_digest: str) -> tuple[Finding, ImpactReview | None]:
-    review = version.reviews.filter(kind=ReviewKind.PRE_RELEASE, state=ReviewState.APPROVED).first()
+def _review_rule(
+    version: ModelVersion, review: ImpactReview | None, current_digest: str
+) -> tuple[Finding, ImpactReview | None]:
     if review is None:
         open_review = (
             version.reviews.filter(kind=ReviewKind.PRE_RELEASE)
@@ -189,8 +190,10 @@ def _report_rule(review: ImpactReview | None, current_digest: str) -> Finding:
 def evaluate_release_gate(*, version: ModelVersion, actor: AbstractBaseUser) -> GateDecision:
     require_visible(actor, version.project)
     footprint = version_footprint(version)
-    current = digest(snapshot(footprint))
-    review_finding, review = _review_rule(version, current)
+    figures = snapshot(footprint)
+    approved = version.reviews.filter(kind=ReviewKind.PRE_RELEASE, state=ReviewState.APPROVED).first()
+    current = reviews.current_digest(approved, figures) if approved else digest(figures)
+    review_finding, review = _review_rule(version, approved, current)
     findings = [
         review_finding,
         _budget_rule(version),

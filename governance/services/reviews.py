@@ -29,6 +29,25 @@ EDITABLE = (ReviewState.DRAFT, ReviewState.CHANGES_REQUESTED)
 OPEN = (ReviewState.SUBMITTED, ReviewState.IN_REVIEW)
 
 
+def _require_person(actor: AbstractBaseUser, project: Any, what: str) -> None:
+    """Reviews are written and signed by people. A service account (the Pipeline role) acts
+    for whoever controls it, usually the author's own team, so its signature or its
+    authorship would defeat separation of duties."""
+    if Role.PIPELINE in roles_in(actor, project):
+        raise NotPermitted(f"Service accounts (the Pipeline role) cannot {what} an impact review.")
+
+
+def frozen_content(review: ImpactReview, figures: dict[str, Any]) -> dict[str, Any]:
+    """What a submission freezes and its digest covers: the figures, the assessment text
+    and the moment of submission, so that any change, or a resubmission, asks every
+    reviewer again."""
+    return {
+        **figures,
+        "assessment": {name: getattr(review, name) for name in REVIEW_SECTIONS},
+        "submitted_at": review.submitted_at.isoformat() if review.submitted_at else None,
+    }
+
+
 def _log(review: ImpactReview, actor: Any, action: str, payload: dict[str, Any] | None = None) -> None:
     audit.record(
         actor=actor,
@@ -44,6 +63,7 @@ def create_review(
     *, version: ModelVersion, author: AbstractBaseUser, kind: str = ReviewKind.PRE_RELEASE, **content: str
 ) -> ImpactReview:
     require_registry_editor(author, version.project)
+    _require_person(author, version.project, "write")
     if ImpactReview.objects.filter(model_version=version, state__in=[*EDITABLE, *OPEN], kind=kind).exists():
         raise Conflict(f"Version {version} already has an open {kind.replace('_', '-')} review.")
     review = ImpactReview.objects.create(
@@ -76,6 +96,7 @@ def submit_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactRev
     """Freezes the version's figures into the review and asks for sign-off."""
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
     require_registry_editor(actor, review.model_version.project)
+    _require_person(actor, review.model_version.project, "submit")
     if review.state not in EDITABLE:
         raise Conflict(f"Only a draft can be submitted; this review is {review.get_state_display().lower()}.")
     missing = [name for name in ("goal_and_scope", "training_inventory") if not getattr(review, name).strip()]
@@ -84,9 +105,9 @@ def submit_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactRev
             "Fill in the assessment before submitting.",
             field_errors={name: ["Required before submission."] for name in missing},
         )
-    frozen = snapshot(version_footprint(review.model_version))
-    review.snapshot, review.snapshot_digest = frozen, digest(frozen)
     review.state, review.submitted_by, review.submitted_at = ReviewState.SUBMITTED, actor, timezone.now()
+    frozen = frozen_content(review, snapshot(version_footprint(review.model_version)))
+    review.snapshot, review.snapshot_digest = frozen, digest(frozen)
     review.save()
     _log(review, actor, "submitted", {"snapshot_digest": review.snapshot_digest})
     project = review.model_version.project
@@ -114,13 +135,23 @@ def missing_signoffs(review: ImpactReview) -> list[Role]:
 
 @transaction.atomic
 def decide(
-    *, review: ImpactReview, reviewer: AbstractBaseUser, verdict: str, note: str, role: str | None = None
+    *,
+    review: ImpactReview,
+    reviewer: AbstractBaseUser,
+    verdict: str,
+    note: str,
+    role: str | None = None,
+    by_token: bool = False,
 ) -> ImpactReview:
-    """Records a reviewer's decision. Separation of duties: the reviewer holds a required
-    role, is neither the author nor the submitter, and has not already signed."""
+    """Records a reviewer's decision. Separation of duties: the reviewer is a person signed
+    in (not an API token, not a service account), holds a required role, is neither the
+    author nor the submitter, and has not already signed this submission."""
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
     project = review.model_version.project
     require_visible(reviewer, project)
+    if by_token:
+        raise NotPermitted("API tokens cannot sign off an impact review: sign in to the web pages.")
+    _require_person(reviewer, project, "sign off")
     if review.state not in OPEN:
         raise Conflict(f"This review is {review.get_state_display().lower()}: there is nothing to decide.")
     if not note.strip():
@@ -182,6 +213,14 @@ def comment(*, review: ImpactReview, author: AbstractBaseUser, body: str) -> Rev
     return note
 
 
+def current_digest(review: ImpactReview, figures: dict[str, Any]) -> str:
+    """The digest the review's submission would have with today's figures: equal to its
+    snapshot digest while nothing it covers has changed."""
+    if "assessment" not in (review.snapshot or {}):  # frozen before the text was covered
+        return digest(figures)
+    return digest(frozen_content(review, figures))
+
+
 def is_current(review: ImpactReview) -> bool:
     """Whether the figures the review approved are still the version's figures."""
-    return review.snapshot_digest == digest(snapshot(version_footprint(review.model_version)))
+    return review.snapshot_digest == current_digest(review, snapshot(version_footprint(review.model_version)))
