@@ -154,6 +154,9 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)  # a worki
 STAFF_SESSION_IDLE_S = env.int("STAFF_SESSION_IDLE_S", default=30 * 60)
 X_FRAME_OPTIONS = "DENY"
 
+# Which telemetry labels a person may see: governance maps people to projects' labels.
+TELEMETRY_LABEL_ACCESS = "governance.access.telemetry_labels"
+
 # --- REST API ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

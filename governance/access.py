@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from governance.errors import NotFound, NotPermitted
-from governance.models import REGISTRY_EDITOR_ROLES, Membership, Project, Role
+from governance.models import REGISTRY_EDITOR_ROLES, Deployment, Membership, Project, Role, Run
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -52,3 +52,16 @@ def require_role(user: User, project: Project, role: Role) -> None:
     require_visible(user, project)
     if role not in roles_in(user, project):
         raise NotPermitted(f"This needs the role {role.label} in project '{project.slug}'.")
+
+
+def telemetry_labels(user: User) -> set[str] | None:
+    """The telemetry labels a person may see: those of the runs and deployments of the
+    projects visible to them; all of them for staff (TELEMETRY_LABEL_ACCESS)."""
+    if getattr(user, "is_staff", False):
+        return None
+    projects = Project.objects.visible_to(user).values("pk")
+    runs = Run.objects.filter(model_version__registered_model__project__in=projects).values_list("label", flat=True)
+    served = Deployment.objects.filter(model_version__registered_model__project__in=projects).values_list(
+        "label", flat=True
+    )
+    return set(runs) | set(served)

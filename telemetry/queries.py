@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from telemetry.models import Device, DeviceKind, Method, MinuteRollup, Sample
+from telemetry.models import DeviceKind, Method, MinuteRollup, Sample
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,6 @@ def energy(
         host_energy_kwh=(host["energy_j"] or 0.0) / 3.6e6,
         host_devices=host["devices"],
     )
-
-
-def devices_overview() -> QuerySet[Device]:
-    return Device.objects.select_related("agent").order_by("agent__hostname", "index")
 
 
 def power_series(

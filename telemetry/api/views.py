@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import StrictSerializer
-from telemetry import queries, tasks
+from telemetry import access, queries, tasks
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, BatchRejected, ingest_batch
 from telemetry.models import Agent, Device, QuarantinedSample
 from telemetry.services import EnrolmentRefused, authenticate_agent, enrol_agent
@@ -138,11 +138,13 @@ class DeviceOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class DeviceList(generics.ListAPIView):  # type: ignore[type-arg]
+    """The devices that carried a label of a project you belong to (all of them for staff)."""
+
     serializer_class = DeviceOutput
     filterset_fields = ["agent", "energy_counter", "last_label"]
 
     def get_queryset(self) -> QuerySet[Device]:
-        return queries.devices_overview()
+        return access.visible_devices(self.request.user)
 
 
 class QuarantineOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -152,7 +154,10 @@ class QuarantineOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class QuarantineList(generics.ListAPIView):  # type: ignore[type-arg]
+    """Refused samples of every agent: for staff, who run the fleet."""
+
     serializer_class = QuarantineOutput
+    permission_classes = [permissions.IsAdminUser]
     queryset = QuarantinedSample.objects.all()
     filterset_fields = ["agent", "reason", "device_uuid"]
 
@@ -187,6 +192,7 @@ class EnergyView(APIView):
         q = query.validated_data
         if not q.get("label") and not q.get("device"):
             raise exceptions.ValidationError({"label": ["Give at least one label or device."]})
+        access.require(request.user, labels=q.get("label") or [], device_ids=q.get("device") or [])
         end = q.get("end") or timezone.now()
         start = q.get("start") or end - timedelta(days=1)
         e = queries.energy(start=start, end=end, labels=q.get("label"), device_ids=q.get("device"))
