@@ -158,7 +158,7 @@ def seed_governance(project: Project, people: dict[str, AbstractBaseUser]) -> No
         facility=Facility.objects.get(slug="jean-zay"),
         hardware=HardwareModel.objects.get(slug="a100-sxm-80gb"),
         accelerator_count=64,
-        label="aurora-mini-1.0-distil",
+        label="aurora/mini-1.0-distil",
         estimate=estimate,
         started_at=span["start"] - timedelta(days=3),
     )

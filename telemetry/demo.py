@@ -13,13 +13,14 @@ from telemetry.rollups import roll_up_pending
 from telemetry.services import create_enrolment_token, enrol_agent
 
 DEMO_HOST = "demo-gpu-host-1"
-DEMO_LABEL = "aurora-chat-1.1-ft"
+DEMO_LABEL = "aurora/chat-1.1-ft"  # the project's namespace, then the job
+DEMO_NAMESPACE = "aurora"
 
 
 def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -> str:
     """Ingests a finished training run (idempotent) and returns a fresh enrolment token
     for the live demo agent."""
-    _, token = create_enrolment_token(name="demo cluster")
+    _, token = create_enrolment_token(name="demo cluster", label_namespaces=[DEMO_NAMESPACE])
     if Agent.objects.filter(hostname=DEMO_HOST).exists():
         return token
     agent, _ = enrol_agent(enrolment_token=token, hostname=DEMO_HOST)
@@ -36,5 +37,5 @@ def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -
         )
     while roll_up_pending():
         pass
-    _, token = create_enrolment_token(name="demo cluster")
+    _, token = create_enrolment_token(name="demo cluster", label_namespaces=[DEMO_NAMESPACE])
     return token

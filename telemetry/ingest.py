@@ -21,7 +21,7 @@ from django.db.models import JSONField, Value
 from django.utils import timezone
 
 from telemetry import partitions
-from telemetry.models import Agent, Device, DeviceKind, IngestBatch, QuarantinedSample
+from telemetry.models import Agent, Device, DeviceKind, IngestBatch, QuarantinedSample, SealedLabel
 
 MAX_POWER_W = 5000  # no accelerator draws more; a larger value is a unit error
 # A counter may rise at most this far above the device's power limit (transients), or
@@ -223,7 +223,24 @@ def _why(sample: Any, devices: dict[str, int], foreign: set[str]) -> str:
     return "label contains a NUL character"
 
 
-def _staging_text(samples: list[Any], devices: dict[str, int], foreign: set[str]) -> tuple[str, list[tuple[int, str]]]:
+def _label_verdicts(agent: Agent, samples: list[Any]) -> dict[str | None, str | None]:
+    """The reason each distinct label is refused, or None: a namespace the agent may not
+    write, or a label sealed because its run closed. One query a batch."""
+    labels = {s.get("label") for s in samples if type(s) is dict and type(s.get("label")) is str}
+    storable = [x for x in labels if x and "\x00" not in x]  # a NUL is refused later, and PostgreSQL cannot query it
+    sealed = dict(SealedLabel.objects.filter(label__in=storable).values_list("label", "reason"))
+    verdicts: dict[str | None, str | None] = {}
+    for label in labels:
+        if label and not agent.may_write(label):
+            verdicts[label] = f"label outside this agent's namespaces ({', '.join(agent.label_namespaces) or 'none'})"
+        elif label in sealed:
+            verdicts[label] = f"label sealed: {sealed[label]}"
+    return verdicts
+
+
+def _staging_text(
+    samples: list[Any], devices: dict[str, int], foreign: set[str], verdicts: dict[str | None, str | None]
+) -> tuple[str, list[tuple[int, str]]]:
     """COPY text of the well-formed samples, and (index, reason) of the others. The
     loop runs for every sample, so it does as little as it can: one lookup decides
     whether all of a sample's fields have accepted types."""
@@ -236,6 +253,9 @@ def _staging_text(samples: list[Any], devices: dict[str, int], foreign: set[str]
             line = _line_format(tuple(map(type, values)))
             device = devices.get(values[0]) if line is not None else None  # a str: the format checked it
             if line is not None and device is not None:
+                if verdicts and (why := verdicts.get(values[2])) is not None:
+                    refused.append((i, why))
+                    continue
                 if values[2] not in labels:
                     labels[values[2]] = _copy_label(values[2])
                 if (label := labels[values[2]]) is not None:
@@ -292,7 +312,7 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
         mine, foreign = _register_devices(agent, payload.get("devices", []))
         devices = {uuid: d.pk for uuid, d in mine.items()}
         partitions.ensure(_days(samples, oldest_s, latest_s))
-        text, refused = _staging_text(samples, devices, foreign)
+        text, refused = _staging_text(samples, devices, foreign, _label_verdicts(agent, samples))
         with connection.cursor() as cursor:
             cursor.execute(STAGING)
             with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:

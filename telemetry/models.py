@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+
+ANY_LABEL = "*"  # a namespace that lets an agent write any label: an explicit, fleet-wide choice
+
+
+def label_namespaces_field() -> ArrayField:  # type: ignore[type-arg]
+    return ArrayField(
+        models.CharField(max_length=80),
+        default=list,
+        help_text="Label namespaces its agents may write (labels 'namespace/…'); '*' for any label.",
+    )
 
 
 class EnrolmentToken(models.Model):
@@ -18,6 +29,7 @@ class EnrolmentToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     uses = models.PositiveIntegerField(default=0, editable=False)
+    label_namespaces = label_namespaces_field()
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -37,6 +49,7 @@ class Agent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    label_namespaces = label_namespaces_field()
 
     objects = AgentQuerySet.as_manager()
 
@@ -45,6 +58,24 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} (agent {self.pk})"
+
+    def may_write(self, label: str) -> bool:
+        """An empty label (no job) is anyone's; otherwise the label's namespace must be the agent's."""
+        if not label or ANY_LABEL in self.label_namespaces:
+            return True
+        return any(label.startswith(f"{namespace}/") for namespace in self.label_namespaces)
+
+
+class SealedLabel(models.Model):
+    """A label no more samples may be written under: its run closed, or its figures were
+    approved. Late samples for it are quarantined with the reason."""
+
+    label = models.CharField(max_length=200, unique=True)
+    sealed_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.label} (sealed: {self.reason})"
 
 
 class DeviceKind(models.TextChoices):

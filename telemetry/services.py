@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.credentials import matches, new_secret, split
-from telemetry.models import Agent, EnrolmentToken
+from telemetry.models import Agent, EnrolmentToken, SealedLabel
 
 ENROLMENT_KIND = "gle"
 AGENT_KIND = "gla"
@@ -18,9 +18,14 @@ class EnrolmentRefused(Exception):
     pass
 
 
-def create_enrolment_token(*, name: str) -> tuple[EnrolmentToken, str]:
+def create_enrolment_token(*, name: str, label_namespaces: list[str]) -> tuple[EnrolmentToken, str]:
+    """A token whose agents may write labels of these namespaces only ('aurora' allows
+    'aurora/…'); ['*'] lets them write any label, a fleet-wide choice to make explicitly."""
+    if not label_namespaces or any(not n or "/" in n for n in label_namespaces):
+        raise ValueError("Give the label namespaces its agents may write (a project's slug), or '*' for any.")
     prefix, raw, digest = new_secret(ENROLMENT_KIND)
-    return EnrolmentToken.objects.create(name=name, prefix=prefix, key_hash=digest), raw
+    token = EnrolmentToken.objects.create(name=name, prefix=prefix, key_hash=digest, label_namespaces=label_namespaces)
+    return token, raw
 
 
 @transaction.atomic
@@ -32,7 +37,13 @@ def enrol_agent(*, enrolment_token: str, hostname: str) -> tuple[Agent, str]:
         raise EnrolmentRefused("Unknown or revoked enrolment token.")
     EnrolmentToken.objects.filter(pk=token.pk).update(uses=F("uses") + 1)
     key_prefix, raw, digest = new_secret(AGENT_KIND)
-    agent = Agent.objects.create(hostname=hostname[:255], prefix=key_prefix, key_hash=digest, enrolment_token=token)
+    agent = Agent.objects.create(
+        hostname=hostname[:255],
+        prefix=key_prefix,
+        key_hash=digest,
+        enrolment_token=token,
+        label_namespaces=token.label_namespaces,
+    )
     return agent, raw
 
 
@@ -46,3 +57,8 @@ def authenticate_agent(raw: str) -> Agent | None:
 
 def revoke_agent(*, agent: Agent) -> None:
     Agent.objects.filter(pk=agent.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def seal_label(*, label: str, reason: str) -> None:
+    """No more samples under this label: later ones are quarantined with the reason."""
+    SealedLabel.objects.get_or_create(label=label, defaults={"reason": reason[:200]})

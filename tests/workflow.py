@@ -30,6 +30,7 @@ def world(team, settings):
 
 
 def measured_run(pipeline, version, label, *, seconds=300, telemetry=True, host_telemetry=False, **run_fields):
+    label = f"{version.registered_model.project.slug}/{label}"  # labels live in their project's namespace
     clock = ManualClock(time.time() - seconds - 120)
     started = datetime.fromtimestamp(clock.now, UTC)
     response = pipeline.post(

@@ -15,6 +15,7 @@ from governance.models import Deployment, ModelVersion, Role, Run, RunStatus, Us
 from governance.services import audit
 from governance.services.budgets import check_budgets
 from lca.api.serializers import EstimateInput
+from telemetry import services as telemetry
 
 
 def _check_estimate(body: dict[str, Any] | None) -> None:
@@ -28,9 +29,20 @@ def _check_estimate(body: dict[str, Any] | None) -> None:
         )
 
 
+def _check_label(project: Any, label: str) -> None:
+    """Labels live in their project's namespace ('slug/…'), so another project cannot claim
+    them first, and agents enrolled for a project can write its labels and no others."""
+    if not label.startswith(f"{project.slug}/") or label == f"{project.slug}/":
+        raise GovernanceError(
+            f"A label starts with the project's namespace: '{project.slug}/…'.",
+            field_errors={"label": [f"Start it with '{project.slug}/'."]},
+        )
+
+
 @transaction.atomic
 def open_run(*, version: ModelVersion, actor: AbstractBaseUser, **fields: Any) -> Run:
     require_registry_editor(actor, version.project)
+    _check_label(version.project, fields["label"])
     if Run.objects.filter(label=fields["label"]).exists():
         raise Conflict(
             f"Label '{fields['label']}' is already used by another run.", field_errors={"label": ["Already used."]}
@@ -62,6 +74,8 @@ def close_run(*, run: Run, actor: AbstractBaseUser, status: str, ended_at: datet
     if run.ended_at < run.started_at:
         raise GovernanceError("A run cannot end before it started.", field_errors={"ended_at": ["Before start."]})
     run.save(update_fields=["status", "ended_at"])
+    # Samples that arrive later cannot change a closed run's energy: they are quarantined.
+    telemetry.seal_label(label=run.label, reason=f"run {run.label} closed {run.ended_at:%Y-%m-%d %H:%M} UTC")
     audit.record(
         actor=actor,
         action="run.closed",
@@ -94,6 +108,7 @@ def grant_coverage_exception(*, run: Run, actor: AbstractBaseUser, note: str) ->
 @transaction.atomic
 def open_deployment(*, version: ModelVersion, actor: AbstractBaseUser, **fields: Any) -> Deployment:
     require_registry_editor(actor, version.project)
+    _check_label(version.project, fields["label"])
     if Deployment.objects.filter(label=fields["label"]).exists():
         raise Conflict(f"Label '{fields['label']}' is already used.", field_errors={"label": ["Already used."]})
     fields.setdefault("started_at", timezone.now())

@@ -42,7 +42,7 @@ def credentials(team, reference_data):
     _, token = token_client(team.owner)
     from telemetry.services import create_enrolment_token, enrol_agent
 
-    _, enrolment = create_enrolment_token(name="fuzz")
+    _, enrolment = create_enrolment_token(name="fuzz", label_namespaces=["*"])
     _, agent_key = enrol_agent(enrolment_token=enrolment, hostname="fuzz-agent")
     return {"token": token, "agent_key": agent_key, "version": version}
 

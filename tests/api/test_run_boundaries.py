@@ -9,7 +9,7 @@ from tests.workflow import measured_run
 
 def run_result(pipeline, version, label):
     footprint = pipeline.get(f"/api/v1/model-versions/{version.pk}/footprint/").json()
-    return next(r for r in footprint["runs"] if r["label"] == label)
+    return next(r for r in footprint["runs"] if r["label"].endswith(f"/{label}"))
 
 
 def part(result, name):

@@ -118,6 +118,7 @@ def test_test_delivery_button_and_delivery_log(world, receiver):
 
 
 def serve(pipeline, version, label, tokens, seconds=600):
+    label = f"{version.registered_model.project.slug}/{label}"
     clock = ManualClock(time.time() - seconds - 60)
     start = datetime.fromtimestamp(clock.now, UTC)
     deployment = pipeline.post(

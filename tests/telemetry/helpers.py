@@ -13,7 +13,7 @@ from telemetry.services import create_enrolment_token, enrol_agent
 
 
 def enrolled_client(hostname: str = "gpu-1") -> tuple[APIClient, Any]:
-    _, token = create_enrolment_token(name="test")
+    _, token = create_enrolment_token(name="test", label_namespaces=["*"])
     agent, key = enrol_agent(enrolment_token=token, hostname=hostname)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Agent {key}")

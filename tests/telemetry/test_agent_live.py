@@ -144,7 +144,7 @@ def setup(live_server, transactional_db, tmp_path):
     # The raw table is unmanaged, so the test flush between live tests does not empty it.
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE telemetry_sample")
-    _, token = create_enrolment_token(name="live")
+    _, token = create_enrolment_token(name="live", label_namespaces=["*"])
     proxy = Proxy(int(live_server.url.rsplit(":", 1)[1]))
     yield proxy, tmp_path / "agent.spool", token
     proxy.down()

@@ -21,7 +21,7 @@ def codecarbon_client(key: str) -> APIClient:
 def agent_key(transactional_db):
     from telemetry.services import create_enrolment_token, enrol_agent
 
-    _, token = create_enrolment_token(name="cc")
+    _, token = create_enrolment_token(name="cc", label_namespaces=["*"])
     _, key = enrol_agent(enrolment_token=token, hostname="trainer")
     return key
 
@@ -123,7 +123,7 @@ def test_runs_of_another_keys_experiment_are_refused(db):
     experiment = create_experiment(agent=owner, data={"name": "theirs"})
     from telemetry.services import create_enrolment_token, enrol_agent
 
-    _, token = create_enrolment_token(name="b")
+    _, token = create_enrolment_token(name="b", label_namespaces=["*"])
     _, key = enrol_agent(enrolment_token=token, hostname="b")
     response = codecarbon_client(key).post(
         "/api/v1/codecarbon/runs",

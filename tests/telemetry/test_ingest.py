@@ -20,7 +20,7 @@ def sim():
 def test_enrolment_gives_an_agent_its_own_key(db):
     from telemetry.services import create_enrolment_token
 
-    _, token = create_enrolment_token(name="cluster")
+    _, token = create_enrolment_token(name="cluster", label_namespaces=["*"])
     response = APIClient().post(
         "/api/v1/telemetry/agents/", {"enrolment_token": token, "hostname": "gpu-7"}, format="json"
     )

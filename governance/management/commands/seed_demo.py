@@ -23,4 +23,7 @@ class Command(BaseCommand):
         self.stdout.write("  e.g. curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/model-versions/")
         self.stdout.write(f"Agent enrolment token: {result.enrolment_token}")
         self.stdout.write("  a simulated GPU host streams to the GPUs page; start more with")
-        self.stdout.write("  python -m telemetry.agent --simulate 2 --enrolment-token <token> --spool /tmp/agent.spool")
+        self.stdout.write(
+            "  python -m telemetry.agent --simulate 2 --enrolment-token <token> --label aurora/my-job "
+            "--spool /tmp/agent.spool   (its agents write labels of the 'aurora' project only)"
+        )

@@ -62,7 +62,7 @@ class Command(BaseCommand):
         start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
         agents = []
         for n in range(concurrency):
-            _, token = create_enrolment_token(name="bench")
+            _, token = create_enrolment_token(name="bench", label_namespaces=["*"])
             agent, key = enrol_agent(enrolment_token=token, hostname=f"bench-{n}-{secrets.token_hex(3)}")
             agents.append((agent, key))
         self.stdout.write(f"Preparing {batches} batches of {batch_size} samples …")

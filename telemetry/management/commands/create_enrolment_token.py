@@ -1,16 +1,31 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from telemetry.models import ANY_LABEL
 from telemetry.services import create_enrolment_token
 
 
 class Command(BaseCommand):
-    help = "Creates a token with which GPU hosts enrol their telemetry agents; prints it once."
+    help = (
+        "Creates a token with which GPU hosts enrol their telemetry agents; prints it once. Its agents may "
+        "write only labels of the given namespaces (a project's slug: labels 'slug/…')."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="What it is for, e.g. 'cluster-a'.")
+        parser.add_argument(
+            "--namespace", action="append", default=[], help="A project slug whose labels its agents write (repeat)."
+        )
+        parser.add_argument(
+            "--any-label", action="store_true", help="Let its agents write any project's labels (a shared fleet)."
+        )
 
-    def handle(self, *args: Any, name: str, **options: Any) -> None:
-        _, raw = create_enrolment_token(name=name)
+    def handle(self, *args: Any, name: str, namespace: list[str], any_label: bool, **options: Any) -> None:
+        if not namespace and not any_label:
+            raise CommandError("Say which labels its agents may write: --namespace PROJECT_SLUG, or --any-label.")
+        try:
+            _, raw = create_enrolment_token(name=name, label_namespaces=[ANY_LABEL] if any_label else namespace)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(raw)
