@@ -229,13 +229,12 @@ def release_version(*, version: ModelVersion, actor: AbstractBaseUser) -> tuple[
             payload=decision.as_dict(),
         )
         raise GateClosed(decision)
-    with connection.cursor() as cursor:  # the database lets only this path set `released` (migration 0004)
-        cursor.execute("SET LOCAL greenlight.release_gate = 'open'")
-    version.status, version.released_at = VersionStatus.RELEASED, timezone.now()
-    version.save(update_fields=["status", "released_at"])
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL greenlight.release_gate = ''")
+    # The audit event first: the database releases a version only right after its release
+    # is audited, through a function the application's role cannot imitate (migration 0010).
     audit.record(
         actor=actor, action="release.released", obj=version, project_id=version.project.pk, payload=decision.as_dict()
     )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT governance_release_version(%s, %s)", [version.pk, timezone.now()])
+    version.refresh_from_db(fields=["status", "released_at"])
     return version, decision

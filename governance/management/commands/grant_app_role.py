@@ -20,6 +20,7 @@ def statements(role: str, tables: list[str]) -> list[str]:
         f"GRANT SELECT, INSERT ON {AUDIT_TABLE} TO {quoted}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
         f"GRANT TEMPORARY ON DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} TO {quoted}",
+        f"GRANT EXECUTE ON FUNCTION governance_release_version(bigint, timestamptz) TO {quoted}",
     ]
 
 
