@@ -56,9 +56,9 @@ def test_the_app_role_can_do_its_work(app_connection):
 
 def test_the_app_role_cannot_open_the_release_guard_nor_unrelease(app_connection, world):
     _, _, version, _ = world
-    with pytest.raises(psycopg.errors.RaiseException, match="only be released through the release gate"):
-        with app_connection.transaction():
-            app_connection.execute("SET LOCAL greenlight.release_gate = 'open'")
-            app_connection.execute("UPDATE governance_modelversion SET status = 'released' WHERE id = %s", [version.pk])
+    refused = pytest.raises(psycopg.errors.RaiseException, match="only be released through the release gate")
+    with refused, app_connection.transaction():
+        app_connection.execute("SET LOCAL greenlight.release_gate = 'open'")
+        app_connection.execute("UPDATE governance_modelversion SET status = 'released' WHERE id = %s", [version.pk])
     with pytest.raises(psycopg.errors.RaiseException, match="only right after its release is audited"):
         app_connection.execute("SELECT governance_release_version(%s, now())", [version.pk])
