@@ -36,12 +36,19 @@ RUN_DETAILS = (
 )
 
 
+class LabelRefused(ValueError):
+    """The experiment's label lies outside the key's namespaces."""
+
+
 def create_experiment(*, agent: Agent, data: dict[str, Any]) -> CodeCarbonExperiment:
+    label = data.get("label") or data["name"]
+    if not agent.may_write(label):
+        raise LabelRefused(f"This key writes labels of {', '.join(agent.label_namespaces)} only ('namespace/…').")
     return CodeCarbonExperiment.objects.create(
         agent=agent,
         name=data["name"],
         description=data.get("description") or "",
-        label=data.get("label") or data["name"],
+        label=label,
         country_iso_code=(data.get("country_iso_code") or "").upper()[:3],
         region=data.get("region") or "",
         cloud_provider=data.get("cloud_provider") or "",

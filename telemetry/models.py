@@ -20,6 +20,11 @@ def label_namespaces_field() -> ArrayField:  # type: ignore[type-arg]
     )
 
 
+class KeyKind(models.TextChoices):
+    AGENT = "agent", "GPU agent (telemetry batches only)"
+    CODECARBON = "codecarbon", "CodeCarbon client (CodeCarbon runs only)"
+
+
 class EnrolmentToken(models.Model):
     """Lets a GPU host enrol an agent once; the agent then uses its own key."""
 
@@ -30,6 +35,7 @@ class EnrolmentToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     uses = models.PositiveIntegerField(default=0, editable=False)
     label_namespaces = label_namespaces_field()
+    kind = models.CharField(max_length=12, choices=KeyKind.choices, default=KeyKind.AGENT)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -50,6 +56,7 @@ class Agent(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     label_namespaces = label_namespaces_field()
+    kind = models.CharField(max_length=12, choices=KeyKind.choices, default=KeyKind.AGENT)
 
     objects = AgentQuerySet.as_manager()
 

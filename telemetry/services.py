@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.credentials import matches, new_secret, split
-from telemetry.models import Agent, EnrolmentToken, SealedLabel
+from telemetry.models import Agent, EnrolmentToken, KeyKind, SealedLabel
 
 ENROLMENT_KIND = "gle"
 AGENT_KIND = "gla"
@@ -18,13 +18,17 @@ class EnrolmentRefused(Exception):
     pass
 
 
-def create_enrolment_token(*, name: str, label_namespaces: list[str]) -> tuple[EnrolmentToken, str]:
+def create_enrolment_token(
+    *, name: str, label_namespaces: list[str], kind: str = KeyKind.AGENT
+) -> tuple[EnrolmentToken, str]:
     """A token whose agents may write labels of these namespaces only ('aurora' allows
     'aurora/…'); ['*'] lets them write any label, a fleet-wide choice to make explicitly."""
     if not label_namespaces or any(not n or "/" in n for n in label_namespaces):
         raise ValueError("Give the label namespaces its agents may write (a project's slug), or '*' for any.")
     prefix, raw, digest = new_secret(ENROLMENT_KIND)
-    token = EnrolmentToken.objects.create(name=name, prefix=prefix, key_hash=digest, label_namespaces=label_namespaces)
+    token = EnrolmentToken.objects.create(
+        name=name, prefix=prefix, key_hash=digest, label_namespaces=label_namespaces, kind=kind
+    )
     return token, raw
 
 
@@ -43,6 +47,7 @@ def enrol_agent(*, enrolment_token: str, hostname: str) -> tuple[Agent, str]:
         key_hash=digest,
         enrolment_token=token,
         label_namespaces=token.label_namespaces,
+        kind=token.kind,
     )
     return agent, raw
 

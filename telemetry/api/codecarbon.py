@@ -18,8 +18,15 @@ from config.api import CheckedValues
 from lca.models import Facility
 from telemetry import codecarbon
 from telemetry.api.views import IsAgent
-from telemetry.models import CodeCarbonExperiment, CodeCarbonRun
+from telemetry.models import CodeCarbonExperiment, CodeCarbonRun, KeyKind
 from telemetry.services import authenticate_agent
+
+
+class IsCodeCarbonClient(IsAgent):
+    """A CodeCarbon key: it writes CodeCarbon runs of its namespaces, and nothing else."""
+
+    message = "This endpoint takes a CodeCarbon key (x-api-token), created with --codecarbon."
+    kind = KeyKind.CODECARBON
 
 
 class CodeCarbonTokenAuthentication(authentication.BaseAuthentication):
@@ -29,7 +36,7 @@ class CodeCarbonTokenAuthentication(authentication.BaseAuthentication):
             return None
         agent = authenticate_agent(raw)
         if agent is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked agent key in x-api-token.")
+            raise exceptions.AuthenticationFailed("Unknown or revoked CodeCarbon key in x-api-token.")
         return None, agent
 
     def authenticate_header(self, request: Request) -> str:
@@ -92,7 +99,7 @@ class EmissionInput(CheckedValues, serializers.Serializer):  # type: ignore[type
 
 class CodeCarbonView(APIView):
     authentication_classes = [CodeCarbonTokenAuthentication]
-    permission_classes = [IsAgent]
+    permission_classes = [IsCodeCarbonClient]
 
     def validated(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
         serializer = serializer_class(data=self.request.data)
@@ -129,7 +136,10 @@ def experiment_data(e: CodeCarbonExperiment) -> dict[str, Any]:
 class ExperimentList(CodeCarbonView):
     @extend_schema(request=ExperimentInput, responses={201: ExperimentOutput})
     def post(self, request: Request) -> Response:
-        experiment = codecarbon.create_experiment(agent=request.auth, data=self.validated(ExperimentInput))
+        try:
+            experiment = codecarbon.create_experiment(agent=request.auth, data=self.validated(ExperimentInput))
+        except codecarbon.LabelRefused as exc:
+            raise exceptions.ValidationError({"label": [str(exc)]}) from exc
         return Response(experiment_data(experiment), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: ExperimentOutput(many=True)}, operation_id="codecarbon_experiments_list")

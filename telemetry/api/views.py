@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from config.api import StrictSerializer
 from telemetry import access, queries, tasks
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, BatchRejected, ingest_batch
-from telemetry.models import Agent, Device, QuarantinedSample
+from telemetry.models import Agent, Device, KeyKind, QuarantinedSample
 from telemetry.services import EnrolmentRefused, authenticate_agent, enrol_agent
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # decompressed; a full batch of 20,000 samples is about 5 MiB
@@ -44,10 +44,13 @@ class AgentKeyAuthentication(authentication.BaseAuthentication):
 
 
 class IsAgent(permissions.BasePermission):
-    message = "This endpoint takes an agent key (Authorization: Agent …)."
+    """A GPU agent's key: the only credential ingest accepts (not a CodeCarbon key)."""
+
+    message = "This endpoint takes a GPU agent's key (Authorization: Agent …)."
+    kind = KeyKind.AGENT
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.auth, Agent)
+        return isinstance(request.auth, Agent) and request.auth.kind == self.kind
 
 
 class EnrolInput(StrictSerializer):

@@ -44,14 +44,16 @@ def credentials(team, reference_data):
 
     _, enrolment = create_enrolment_token(name="fuzz", label_namespaces=["*"])
     _, agent_key = enrol_agent(enrolment_token=enrolment, hostname="fuzz-agent")
-    return {"token": token, "agent_key": agent_key, "version": version}
+    _, enrolment = create_enrolment_token(name="fuzz-cc", label_namespaces=["*"], kind="codecarbon")
+    _, codecarbon_key = enrol_agent(enrolment_token=enrolment, hostname="fuzz-codecarbon")
+    return {"token": token, "agent_key": agent_key, "codecarbon_key": codecarbon_key, "version": version}
 
 
 def headers_for(path: str, keys: dict) -> dict[str, str]:
     if path.startswith("/api/v1/telemetry/batches"):
         return {"Authorization": f"Agent {keys['agent_key']}"}
     if path.startswith("/api/v1/codecarbon"):
-        return {"x-api-token": keys["agent_key"]}
+        return {"x-api-token": keys["codecarbon_key"]}
     return {"Authorization": f"Bearer {keys['token']}"}
 
 

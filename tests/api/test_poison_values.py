@@ -73,7 +73,7 @@ def test_codecarbon_fields_match_their_columns(db):
 
     from telemetry.services import create_enrolment_token, enrol_agent
 
-    _, token = create_enrolment_token(name="cc", label_namespaces=["*"])
+    _, token = create_enrolment_token(name="cc", label_namespaces=["*"], kind="codecarbon")
     _, key = enrol_agent(enrolment_token=token, hostname="cc-host")
     client = APIClient()
     client.credentials(HTTP_X_API_TOKEN=key)

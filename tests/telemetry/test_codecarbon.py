@@ -21,7 +21,7 @@ def codecarbon_client(key: str) -> APIClient:
 def agent_key(transactional_db):
     from telemetry.services import create_enrolment_token, enrol_agent
 
-    _, token = create_enrolment_token(name="cc", label_namespaces=["*"])
+    _, token = create_enrolment_token(name="cc", label_namespaces=["*"], kind="codecarbon")
     _, key = enrol_agent(enrolment_token=token, hostname="trainer")
     return key
 
@@ -123,7 +123,7 @@ def test_runs_of_another_keys_experiment_are_refused(db):
     experiment = create_experiment(agent=owner, data={"name": "theirs"})
     from telemetry.services import create_enrolment_token, enrol_agent
 
-    _, token = create_enrolment_token(name="b", label_namespaces=["*"])
+    _, token = create_enrolment_token(name="b", label_namespaces=["*"], kind="codecarbon")
     _, key = enrol_agent(enrolment_token=token, hostname="b")
     response = codecarbon_client(key).post(
         "/api/v1/codecarbon/runs",
@@ -132,3 +132,30 @@ def test_runs_of_another_keys_experiment_are_refused(db):
     )
     assert response.status_code == 400
     assert "Unknown experiment" in response.json()["errors"]["experiment_id"][0]
+
+
+def test_agent_keys_and_codecarbon_keys_do_only_their_own_job(agent_key, db):
+    from telemetry.services import create_enrolment_token, enrol_agent
+    from tests.telemetry.helpers import post
+
+    _, token = create_enrolment_token(name="gpus", label_namespaces=["*"])
+    _, gpu_key = enrol_agent(enrolment_token=token, hostname="gpu-agent")
+    assert (
+        codecarbon_client(gpu_key).post("/api/v1/codecarbon/experiments", {"name": "x"}, format="json").status_code
+        == 403
+    )
+    cc = APIClient()
+    cc.credentials(HTTP_AUTHORIZATION=f"Agent {agent_key}")  # a CodeCarbon key offered as an agent's
+    assert post(cc, {"batch_seq": 1, "samples": []}).status_code == 403
+
+
+def test_a_codecarbon_key_writes_only_its_namespaces(db):
+    from telemetry.services import create_enrolment_token, enrol_agent
+
+    _, token = create_enrolment_token(name="aurora-cc", label_namespaces=["aurora"], kind="codecarbon")
+    _, key = enrol_agent(enrolment_token=token, hostname="notebook")
+    client = codecarbon_client(key)
+    refused = client.post("/api/v1/codecarbon/experiments", {"name": "x", "label": "vision/ft"}, format="json")
+    assert refused.status_code == 400 and "aurora" in refused.json()["errors"]["label"][0]
+    ok = client.post("/api/v1/codecarbon/experiments", {"name": "x", "label": "aurora/ft"}, format="json")
+    assert ok.status_code == 201

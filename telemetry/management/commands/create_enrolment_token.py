@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from telemetry.models import ANY_LABEL
+from telemetry.models import ANY_LABEL, KeyKind
 from telemetry.services import create_enrolment_token
 
 
@@ -20,12 +20,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--any-label", action="store_true", help="Let its agents write any project's labels (a shared fleet)."
         )
+        parser.add_argument(
+            "--codecarbon", action="store_true", help="A key for CodeCarbon clients (CodeCarbon runs only)."
+        )
 
-    def handle(self, *args: Any, name: str, namespace: list[str], any_label: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, name: str, namespace: list[str], any_label: bool, codecarbon: bool, **options: Any
+    ) -> None:
         if not namespace and not any_label:
             raise CommandError("Say which labels its agents may write: --namespace PROJECT_SLUG, or --any-label.")
         try:
-            _, raw = create_enrolment_token(name=name, label_namespaces=[ANY_LABEL] if any_label else namespace)
+            _, raw = create_enrolment_token(
+                name=name,
+                label_namespaces=[ANY_LABEL] if any_label else namespace,
+                kind=KeyKind.CODECARBON if codecarbon else KeyKind.AGENT,
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(raw)
