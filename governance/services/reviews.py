@@ -24,6 +24,7 @@ from governance.models import (
 from governance.services import audit
 from governance.services.footprints import digest, snapshot, version_footprint
 from governance.services.notifications import notify
+from telemetry import services as telemetry
 
 EDITABLE = (ReviewState.DRAFT, ReviewState.CHANGES_REQUESTED)
 OPEN = (ReviewState.SUBMITTED, ReviewState.IN_REVIEW)
@@ -184,6 +185,10 @@ def decide(
         review.state = ReviewState.REJECTED
     if review.state in (ReviewState.APPROVED, ReviewState.REJECTED):
         review.decided_at = timezone.now()
+    if review.state == ReviewState.APPROVED:
+        # The approved figures stand: no late batch may change the energy of their runs.
+        for label in review.model_version.runs.values_list("label", flat=True):
+            telemetry.seal_label(label=label, reason=f"its figures were approved in review #{review.pk}")
     review.save()
     _log(review, reviewer, verdict, {"role": chosen.value, "note": note.strip()})
     return review

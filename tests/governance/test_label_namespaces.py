@@ -68,3 +68,27 @@ def test_a_closed_run_takes_no_backfill(world):
     late = post(agent_for(team.project.slug), envelope(backend, 1, simulated_samples(backend, clock, 30, label=label)))
     assert late.json()["accepted"] == 0 and next(iter(late.json()["reasons"])).startswith("label sealed: run")
     assert Sample.objects.filter(label=label).count() == before
+
+
+def test_an_approved_review_seals_its_runs_even_if_one_is_still_open(world):
+    from telemetry.models import SealedLabel
+    from tests.workflow import approved_review
+
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "approved-run")
+    open_run = pipeline.post(
+        "/api/v1/runs/",
+        {
+            "model_version": version.pk,
+            "stage": "evaluation",
+            "facility": "gcp-europe-west1",
+            "hardware": "h100-sxm",
+            "accelerator_count": 1,
+            "label": f"{team.project.slug}/still-open",
+        },
+        format="json",
+    )
+    assert open_run.status_code == 201
+    approved_review(team, second_lead, version)
+    sealed = SealedLabel.objects.get(label=f"{team.project.slug}/still-open")
+    assert "approved in review" in sealed.reason
