@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
@@ -106,3 +108,42 @@ class IdConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+    "required": ["message", "errors"],
+}
+ERROR_RESPONSES = {
+    "400": "Invalid input: `errors` names every faulty field.",
+    "401": "No credentials, or unknown or revoked ones.",
+    "403": "Not permitted (a missing role, token scope or key kind).",
+    "404": "Not found, or not visible to you.",
+    "409": "Conflicts with the current state (e.g. a duplicate, a closed gate).",
+    "429": "Too many requests: slow down (see Retry-After).",
+}
+
+
+def document_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular hook: every operation documents the one error shape and the
+    statuses it may answer with, so the schema tells clients the truth about failures."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for status, description in ERROR_RESPONSES.items():
+                operation.setdefault("responses", {}).setdefault(
+                    status, {"description": description, "content": content}
+                )
+    return result
+
+
+def not_found(request: Any, exception: Exception | None = None) -> Any:
+    """404: the API's JSON error shape under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": "Not found.", "errors": {}}, status=404)
+    return page_not_found(request, exception)

@@ -25,3 +25,5 @@ urlpatterns = [
     path("", include("telemetry.urls")),
     path("", include("governance.urls")),
 ]
+
+handler404 = "config.api.not_found"

@@ -1,7 +1,7 @@
 """Schema-driven fuzzing: schemathesis generates requests for every operation of the
 live OpenAPI schema (the app itself, in-process) with a full-scope API token, an agent
-key and a CodeCarbon key, and fails on any 5xx or any answer that does not match the
-schema. Bounded to fit CI: FUZZ_EXAMPLES cases per operation (at least 1,000 in all)."""
+key and a CodeCarbon key, and fails on any 5xx, any status the schema does not
+document, or any answer that does not match the schema. Bounded to fit CI: FUZZ_EXAMPLES cases per operation (at least 1,000 in all)."""
 
 import os
 
@@ -11,7 +11,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from tests.conftest import token_client
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
@@ -68,7 +68,7 @@ def test_no_operation_answers_5xx_or_off_schema(case, credentials):
     CALLS.append(f"{case.method} {case.path}")
     case.call_and_validate(
         headers=headers_for(case.path, credentials),
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
     )
 
 

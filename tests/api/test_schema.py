@@ -62,3 +62,12 @@ def json_schema(node):
     if node.pop("nullable", False):
         return {"anyOf": [node, {"type": "null"}]}
     return node
+
+
+def test_every_operation_documents_the_error_shape_and_unknown_api_paths_answer_it(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert {"400", "401", "403", "404"} <= set(operation["responses"]), (method, path)
+    missing = client.get("/api/v1/no-such-thing/")
+    assert missing.status_code == 404 and missing.json() == {"message": "Not found.", "errors": {}}
