@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from axes.signals import user_locked_out
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from governance.services import audit
@@ -24,4 +26,28 @@ def record_lockout(sender: Any, request: Any, username: str | None, ip_address: 
         action="login.locked_out",
         obj=Login(str(username or "")[:64]),
         payload={"username": username, "ip_address": ip_address},
+    )
+
+
+@dataclass(frozen=True)
+class AdminObject:
+    pk: str  # "app.model:id"
+
+
+ADMIN_ACTIONS = {ADDITION: "admin.added", CHANGE: "admin.changed", DELETION: "admin.deleted"}
+
+
+@receiver(post_save, sender=LogEntry)
+def record_admin_edit(sender: Any, instance: LogEntry, created: bool, **kwargs: Any) -> None:
+    """Every change made in the Django admin (release policy, memberships, budgets,
+    webhooks, reference data, …) joins the audit trail, in the admin's own transaction."""
+    if not created:
+        return
+    model = instance.content_type.model_class() if instance.content_type else None
+    label = f"{model._meta.label_lower}:{instance.object_id}" if model else str(instance.object_id)
+    audit.record(
+        actor=instance.user,
+        action=ADMIN_ACTIONS.get(instance.action_flag, "admin.changed"),
+        obj=AdminObject(label[:64]),
+        payload={"object": instance.object_repr, "change": instance.get_change_message()},
     )

@@ -27,3 +27,18 @@ def test_admin_cannot_change_a_version_status(admin_client, team):
     version = ModelVersionFactory()
     html = admin_client.get(reverse("admin:governance_modelversion_change", args=[version.pk])).content.decode()
     assert 'name="status"' not in html
+
+
+def test_admin_edits_join_the_audit_trail(admin_client, team):
+    from governance.models import AuditEvent
+    from lca.models import Facility
+
+    facility = Facility.objects.get(slug="jean-zay")
+    url = reverse("admin:lca_facility_change", args=[facility.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data.update(pue=1.3, supplier=facility.supplier_id, grid_region=facility.grid_region_id)
+    answer = admin_client.post(url, data)
+    assert answer.status_code == 302, answer.content[:500]
+    event = AuditEvent.objects.get(action="admin.changed")
+    assert event.object_id == f"lca.facility:{facility.pk}" and "pue" in event.payload["change"].lower()
