@@ -77,6 +77,7 @@ WITH staged AS (
         WHEN ts_epoch > %(latest_s)s THEN 'timestamp in the future'
         WHEN ts_epoch < %(oldest_s)s THEN 'timestamp older than the raw-data retention'
         {_RANGE_CHECKS}
+        WHEN power_w > power_limit_w * {COUNTER_POWER_MARGIN} THEN 'power_w above the device''s power limit'
         WHEN length(label) > {MAX_LABEL_CHARS} THEN 'label longer than {MAX_LABEL_CHARS} characters'
     END AS reason
     FROM staged

@@ -108,3 +108,12 @@ def test_samples_per_batch_are_bounded_before_any_work(db, sim):
     big = envelope(backend, 2, [{"device": "x"}] * 20_001)
     response = post(client, big)
     assert response.status_code == 400
+
+
+def test_power_above_the_devices_limit_is_refused(db, sim):
+    backend, clock = sim
+    client, _ = enrolled_client()
+    sample = simulated_samples(backend, clock, 1)[0]
+    forged = {**sample, "power_w": 4000.0, "power_limit_w": 700.0}
+    answer = post(client, envelope(backend, 1, [forged])).json()
+    assert answer["reasons"] == {"power_w above the device's power limit": 1}
