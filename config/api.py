@@ -11,6 +11,7 @@ from django.http import JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
 class Pagination(PageNumberPagination):
@@ -147,3 +148,29 @@ def not_found(request: Any, exception: Exception | None = None) -> Any:
     if request.path.startswith("/api/"):
         return JsonResponse({"message": "Not found.", "errors": {}}, status=404)
     return page_not_found(request, exception)
+
+
+# The scope that read-only views of every app accept; governance's TokenScope.REGISTRY_READ
+# (a test keeps the two equal, since config may not import governance).
+READ_SCOPE = "registry:read"
+
+
+class TokenScopes(BasePermission):
+    """One check for every token-authenticated request: a token may only do what its
+    scopes allow, and a view names what it needs (`scope_read` for safe methods,
+    `scope_write` for the rest). A view that names nothing refuses tokens. People with
+    sessions are not limited by scopes (their roles apply in the services); agent and
+    CodeCarbon keys carry no scopes and are checked by their own permissions."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        scopes = getattr(request.auth, "scopes", None)
+        if scopes is None:
+            return True
+        needed = getattr(view, "scope_read" if request.method in SAFE_METHODS else "scope_write", None)
+        if needed is None:
+            self.message = "This endpoint takes no API token."
+            return False
+        if needed in scopes:
+            return True
+        self.message = f"This API token lacks the scope '{needed}'."
+        return False

@@ -11,7 +11,7 @@ from governance.services.tokens import authenticate_token
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer glt_…` for pipelines. request.auth is the ApiToken,
-    whose scopes HasTokenScope checks; sessions (people) are not scope-limited."""
+    whose scopes config.api.TokenScopes checks; sessions (people) are not scope-limited."""
 
     keyword = "bearer"
 

@@ -9,14 +9,13 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import StrictSerializer
 from governance.access import require_visible
 from governance.api import serializers as s
-from governance.api.permissions import HasTokenScope
 from governance.models import (
     ApiToken,
     AuditEvent,
@@ -47,7 +46,6 @@ from governance.services import (
 
 
 class RegistryView(generics.GenericAPIView):  # type: ignore[type-arg]
-    permission_classes = [IsAuthenticated, HasTokenScope]
     scope_read = TokenScope.REGISTRY_READ
     scope_write = TokenScope.REGISTRY_WRITE
 

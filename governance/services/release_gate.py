@@ -212,22 +212,31 @@ class GateClosed(Conflict):
         self.decision = decision
 
 
-@transaction.atomic
 def release_version(*, version: ModelVersion, actor: AbstractBaseUser) -> tuple[ModelVersion, GateDecision]:
-    """Releases the version if, and only if, the gate allows it now."""
+    """Releases the version if, and only if, the gate allows it now. A refusal is audited
+    too, in a transaction of its own: the refused release rolls back, its record stays."""
+    try:
+        return _release(version=version, actor=actor)
+    except GateClosed as closed:
+        with transaction.atomic():
+            audit.record(
+                actor=actor,
+                action="release.refused",
+                obj=version,
+                project_id=version.project.pk,
+                payload=closed.decision.as_dict(),
+            )
+        raise
+
+
+@transaction.atomic
+def _release(*, version: ModelVersion, actor: AbstractBaseUser) -> tuple[ModelVersion, GateDecision]:
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
     require_registry_editor(actor, version.project)  # the owner, ML leads and pipelines release
     if version.status == VersionStatus.RELEASED:
         raise Conflict(f"{version} is already released.")
     decision = evaluate_release_gate(version=version, actor=actor)
     if not decision.allowed:
-        audit.record(
-            actor=actor,
-            action="release.refused",
-            obj=version,
-            project_id=version.project.pk,
-            payload=decision.as_dict(),
-        )
         raise GateClosed(decision)
     # The audit event first: the database releases a version only right after its release
     # is audited, through a function the application's role cannot imitate (migration 0010).

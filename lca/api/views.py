@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import READ_SCOPE
 from lca.api import serializers as s
 from lca.models import Facility, GridRegion, HardwareModel, Supplier
 from lca.services import EstimateError, EstimateRequest, compare, estimate, plan_start
@@ -22,6 +23,8 @@ def _estimate_or_400(run: Any) -> Any:
 
 
 class EstimateView(APIView):
+    scope_read = scope_write = READ_SCOPE  # a computation: it writes nothing
+
     @extend_schema(request=s.EstimateInput, responses={200: s.EstimateOutput})
     def post(self, request: Request) -> Response:
         """A what-if footprint with ranges and the source of every factor."""
@@ -31,6 +34,8 @@ class EstimateView(APIView):
 
 
 class CompareView(APIView):
+    scope_read = scope_write = READ_SCOPE  # a computation: it writes nothing
+
     @extend_schema(request=s.CompareInput, responses={200: s.ComparisonOutput})
     def post(self, request: Request) -> Response:
         """Several scenarios side by side, ranked by location-based carbon, with the gaps explained,
@@ -51,6 +56,7 @@ class CompareView(APIView):
 
 
 class GridRegionList(generics.ListAPIView):  # type: ignore[type-arg]
+    scope_read = READ_SCOPE
     serializer_class = s.GridRegionOutput
     queryset = GridRegion.objects.all()
     filterset_fields = ["kind", "basis", "year", "code"]
@@ -58,6 +64,7 @@ class GridRegionList(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class GridRegionDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
+    scope_read = READ_SCOPE
     serializer_class = s.GridRegionOutput
     queryset = GridRegion.objects.all()
     lookup_field = "code"
@@ -65,12 +72,14 @@ class GridRegionDetail(generics.RetrieveAPIView):  # type: ignore[type-arg]
 
 
 class SupplierList(generics.ListAPIView):  # type: ignore[type-arg]
+    scope_read = READ_SCOPE
     serializer_class = s.SupplierOutput
     queryset = Supplier.objects.all()
     filterset_fields = ["kind", "slug"]
 
 
 class FacilityList(generics.ListAPIView):  # type: ignore[type-arg]
+    scope_read = READ_SCOPE
     serializer_class = s.FacilityOutput
     filterset_fields = ["supplier__slug", "grid_region__code", "slug"]
 
@@ -79,12 +88,15 @@ class FacilityList(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class HardwareList(generics.ListAPIView):  # type: ignore[type-arg]
+    scope_read = READ_SCOPE
     serializer_class = s.HardwareOutput
     queryset = HardwareModel.objects.all()
     filterset_fields = ["kind", "vendor", "slug"]
 
 
 class ScheduleView(APIView):
+    scope_read = scope_write = READ_SCOPE  # a computation: it writes nothing
+
     @extend_schema(request=s.ScheduleInput, responses={200: s.ScheduleOutput})
     def post(self, request: Request) -> Response:
         """The lowest-carbon start hour and region for a job, from stored hourly intensities."""

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import CheckedValues
+from config.api import READ_SCOPE, CheckedValues
 from lca.models import Facility
 from telemetry import codecarbon
 from telemetry.api.views import IsAgent
@@ -184,6 +184,8 @@ class EmissionList(CodeCarbonView):
 
 class RunFootprintView(APIView):
     """For people: a run's energy and Greenlight's carbon beside the client's claim."""
+
+    scope_read = READ_SCOPE
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: str) -> Response:

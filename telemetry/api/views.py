@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictSerializer
+from config.api import READ_SCOPE, StrictSerializer, TokenScopes
 from telemetry import access, queries, tasks
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, BatchRejected, ingest_batch
 from telemetry.models import Agent, Device, KeyKind, QuarantinedSample
@@ -144,6 +144,7 @@ class DeviceList(generics.ListAPIView):  # type: ignore[type-arg]
     """The devices that carried a label of a project you belong to (all of them for staff)."""
 
     serializer_class = DeviceOutput
+    scope_read = READ_SCOPE
     filterset_fields = ["agent", "energy_counter", "last_label"]
 
     def get_queryset(self) -> QuerySet[Device]:
@@ -160,7 +161,8 @@ class QuarantineList(generics.ListAPIView):  # type: ignore[type-arg]
     """Refused samples of every agent: for staff, who run the fleet."""
 
     serializer_class = QuarantineOutput
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [permissions.IsAdminUser, TokenScopes]
+    scope_read = READ_SCOPE
     queryset = QuarantinedSample.objects.all()
     filterset_fields = ["agent", "reason", "device_uuid"]
 
@@ -173,6 +175,8 @@ class EnergyQuery(StrictSerializer):
 
 
 class EnergyView(APIView):
+    scope_read = READ_SCOPE
+
     @extend_schema(
         parameters=[
             OpenApiParameter("label", str, many=True),

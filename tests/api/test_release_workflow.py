@@ -24,6 +24,8 @@ def test_gate_refuses_until_every_rule_passes_then_allows_release(world):
     assert answer["policy_version"] and len(answer["evidence_digest"]) == 64 and answer["expires_at"]
     refused = pipeline.post(f"/api/v1/model-versions/{version.pk}/release/")
     assert refused.status_code == 409 and "No approved impact review" in refused.json()["message"]
+    trail = AuditEvent.objects.filter(action="release.refused", object_id=str(version.pk))
+    assert trail.count() == 1 and trail.get().payload["allowed"] is False  # the refusal stays on record
 
     author = client_for(team.ml_lead)
     review = author.post("/api/v1/reviews/", {"model_version": version.pk, **REVIEW_TEXT}, format="json").json()

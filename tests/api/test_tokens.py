@@ -59,3 +59,16 @@ def test_session_user_needs_csrf_for_writes(team):
     assert response.status_code == 403
     assert "CSRF" in response.json()["message"]
     assert client.get("/api/v1/projects/").status_code == 200
+
+
+def test_every_token_endpoint_checks_its_scope_in_one_place(team):
+    from config.api import READ_SCOPE
+
+    assert READ_SCOPE == TokenScope.REGISTRY_READ  # config may not import governance: keep them equal
+    release_only, _ = token_client(team.pipeline, scopes=[TokenScope.RELEASE])
+    estimate = release_only.post("/api/v1/estimates/", {"energy_kwh": 1, "grid_region": "FRA"}, format="json")
+    assert estimate.status_code == 403 and "lacks the scope 'registry:read'" in estimate.json()["message"]
+    for path in ("/api/v1/telemetry/devices/", "/api/v1/telemetry/quarantine/", "/api/v1/hardware/"):
+        assert release_only.get(path).status_code == 403, path
+    reader, _ = token_client(team.pipeline, scopes=[TokenScope.REGISTRY_READ])
+    assert reader.post("/api/v1/estimates/", {"energy_kwh": 1, "grid_region": "FRA"}, format="json").status_code == 200
