@@ -34,6 +34,7 @@ class EnrolmentToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     uses = models.PositiveIntegerField(default=0, editable=False)
+    max_uses = models.PositiveIntegerField(default=1, help_text="How many agents it may enrol (one host each).")
     label_namespaces = label_namespaces_field()
     kind = models.CharField(max_length=12, choices=KeyKind.choices, default=KeyKind.AGENT)
 

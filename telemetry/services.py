@@ -19,7 +19,7 @@ class EnrolmentRefused(Exception):
 
 
 def create_enrolment_token(
-    *, name: str, label_namespaces: list[str], kind: str = KeyKind.AGENT
+    *, name: str, label_namespaces: list[str], kind: str = KeyKind.AGENT, max_uses: int = 1
 ) -> tuple[EnrolmentToken, str]:
     """A token whose agents may write labels of these namespaces only ('aurora' allows
     'aurora/…'); ['*'] lets them write any label, a fleet-wide choice to make explicitly."""
@@ -27,7 +27,7 @@ def create_enrolment_token(
         raise ValueError("Give the label namespaces its agents may write (a project's slug), or '*' for any.")
     prefix, raw, digest = new_secret(ENROLMENT_KIND)
     token = EnrolmentToken.objects.create(
-        name=name, prefix=prefix, key_hash=digest, label_namespaces=label_namespaces, kind=kind
+        name=name, prefix=prefix, key_hash=digest, label_namespaces=label_namespaces, kind=kind, max_uses=max_uses
     )
     return token, raw
 
@@ -39,7 +39,9 @@ def enrol_agent(*, enrolment_token: str, hostname: str) -> tuple[Agent, str]:
     token = EnrolmentToken.objects.filter(prefix=prefix, revoked_at__isnull=True).first() if prefix else None
     if token is None or not matches(token.key_hash, enrolment_token):
         raise EnrolmentRefused("Unknown or revoked enrolment token.")
-    EnrolmentToken.objects.filter(pk=token.pk).update(uses=F("uses") + 1)
+    # Counted in the database, so two hosts enrolling at once cannot both take the last use.
+    if not EnrolmentToken.objects.filter(pk=token.pk, uses__lt=F("max_uses")).update(uses=F("uses") + 1):
+        raise EnrolmentRefused(f"This enrolment token has enrolled its {token.max_uses} agent(s) already.")
     key_prefix, raw, digest = new_secret(AGENT_KIND)
     agent = Agent.objects.create(
         hostname=hostname[:255],
@@ -62,6 +64,10 @@ def authenticate_agent(raw: str) -> Agent | None:
 
 def revoke_agent(*, agent: Agent) -> None:
     Agent.objects.filter(pk=agent.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def revoke_enrolment_token(*, token: EnrolmentToken) -> None:
+    EnrolmentToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def seal_label(*, label: str, reason: str) -> None:

@@ -189,3 +189,17 @@ def test_samples_of_another_day_get_their_partition(db, sim):
     clock.now -= timedelta(days=3).total_seconds()
     client, _ = enrolled_client()
     assert post(client, envelope(backend, 1, simulated_samples(backend, clock, 2))).json()["accepted"] == 4
+
+
+def test_an_enrolment_token_enrols_as_many_agents_as_it_says(db):
+    from telemetry.services import EnrolmentRefused, create_enrolment_token, enrol_agent
+
+    _, once = create_enrolment_token(name="one host", label_namespaces=["*"])
+    enrol_agent(enrolment_token=once, hostname="a")
+    with pytest.raises(EnrolmentRefused, match="enrolled its 1 agent"):
+        enrol_agent(enrolment_token=once, hostname="b")
+    _, twice = create_enrolment_token(name="two hosts", label_namespaces=["*"], max_uses=2)
+    enrol_agent(enrolment_token=twice, hostname="a")
+    enrol_agent(enrolment_token=twice, hostname="b")
+    answer = APIClient().post("/api/v1/telemetry/agents/", {"enrolment_token": twice, "hostname": "c"}, format="json")
+    assert answer.status_code == 403 and "already" in answer.json()["message"]

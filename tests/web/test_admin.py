@@ -42,3 +42,20 @@ def test_admin_edits_join_the_audit_trail(admin_client, team):
     assert answer.status_code == 302, answer.content[:500]
     event = AuditEvent.objects.get(action="admin.changed")
     assert event.object_id == f"lca.facility:{facility.pk}" and "pue" in event.payload["change"].lower()
+
+
+def test_agents_and_enrolment_tokens_are_revoked_in_the_admin_and_audited(admin_client, db):
+    from governance.models import AuditEvent
+    from telemetry.models import Agent
+    from telemetry.services import create_enrolment_token, enrol_agent
+
+    _, token = create_enrolment_token(name="rack", label_namespaces=["*"])
+    agent, _ = enrol_agent(enrolment_token=token, hostname="gpu-7")
+    answer = admin_client.post(
+        reverse("admin:telemetry_agent_changelist"), {"action": "revoke", "_selected_action": [agent.pk]}
+    )
+    assert answer.status_code == 302
+    assert Agent.objects.get(pk=agent.pk).revoked_at is not None
+    event = AuditEvent.objects.get(action="admin.changed", object_id=f"telemetry.agent:{agent.pk}")
+    assert "Revoked" in event.payload["change"]
+    assert admin_client.get(reverse("admin:telemetry_enrolmenttoken_changelist")).status_code == 200

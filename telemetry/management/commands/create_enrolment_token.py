@@ -20,12 +20,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--any-label", action="store_true", help="Let its agents write any project's labels (a shared fleet)."
         )
+        parser.add_argument("--uses", type=int, default=1, help="How many hosts it may enrol (default 1).")
         parser.add_argument(
             "--codecarbon", action="store_true", help="A key for CodeCarbon clients (CodeCarbon runs only)."
         )
 
     def handle(
-        self, *args: Any, name: str, namespace: list[str], any_label: bool, codecarbon: bool, **options: Any
+        self, *args: Any, name: str, namespace: list[str], any_label: bool, codecarbon: bool, uses: int, **options: Any
     ) -> None:
         if not namespace and not any_label:
             raise CommandError("Say which labels its agents may write: --namespace PROJECT_SLUG, or --any-label.")
@@ -34,7 +35,9 @@ class Command(BaseCommand):
                 name=name,
                 label_namespaces=[ANY_LABEL] if any_label else namespace,
                 kind=KeyKind.CODECARBON if codecarbon else KeyKind.AGENT,
+                max_uses=uses,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(raw)
+        self.stderr.write(f"It enrols {uses} agent{'s' if uses != 1 else ''}, then no more.")
