@@ -15,10 +15,7 @@ def roles_in(user: User, project: Project) -> set[Role]:
     if not user.is_authenticated:
         return set()
     membership = Membership.objects.filter(project=project, user=user).prefetch_related("roles").first()
-    if membership is None:
-        return set()
-    labels = {group.name for group in membership.roles.all()}
-    return {role for role in Role if role.label in labels}
+    return set() if membership is None else membership.role_set()
 
 
 def is_member(user: User, project: Project) -> bool:

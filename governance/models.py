@@ -10,8 +10,8 @@ from django.db.models import Q
 
 
 class Role(models.TextChoices):
-    """Project roles. Each is also a Django group of the same name (created by a
-    data migration) so that the admin can grant model permissions per role."""
+    """Project roles. Each is also a Django group named by the role's value (created by
+    data migrations) so that the admin can grant model permissions per role."""
 
     SUSTAINABILITY_OFFICER = "sustainability_officer", "Sustainability officer"
     ML_LEAD = "ml_lead", "ML lead"
@@ -74,8 +74,11 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.project}"
 
-    def role_names(self) -> list[str]:
-        return sorted(group.name for group in self.roles.all())
+    def role_set(self) -> set[Role]:
+        """The member's roles. Each role's group is named by the role's stable value, so
+        renaming a role's label never drops a permission. Reads prefetched groups."""
+        names = {group.name for group in self.roles.all()}
+        return {role for role in Role if role.value in names}
 
 
 class RegisteredModelQuerySet(models.QuerySet["RegisteredModel"]):

@@ -147,8 +147,7 @@ class MembershipOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     def get_roles(self, membership: Membership) -> list[str]:
         # roles are prefetched by the view; this reads the cache, it runs no query.
-        labels = {group.name for group in membership.roles.all()}
-        return [role.value for role in Role if role.label in labels]
+        return sorted(role.value for role in membership.role_set())
 
 
 # --- runs, deployments, budgets, webhooks, reviews (input) ---

@@ -64,7 +64,7 @@ def signature_headers(hook: Webhook, message_id: str, body: bytes) -> dict[str, 
 
 
 def officers(project: Project) -> list[str]:
-    members = Membership.objects.filter(project=project, roles__name=Role.SUSTAINABILITY_OFFICER.label)
+    members = Membership.objects.filter(project=project, roles__name=Role.SUSTAINABILITY_OFFICER.value)
     users = get_user_model().objects.filter(pk__in=members.values("user_id")).exclude(email="")
     return [u.email for u in users]
 

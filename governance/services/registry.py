@@ -34,7 +34,7 @@ VERSION_EDITABLE_FIELDS = (*VERSION_SUBSTANCE_FIELDS, "description")
 
 
 def role_group(role: Role) -> Group:
-    group, _ = Group.objects.get_or_create(name=role.label)
+    group, _ = Group.objects.get_or_create(name=role.value)
     return group
 
 

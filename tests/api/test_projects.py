@@ -91,3 +91,16 @@ def test_registry_changes_are_in_the_audit_trail_and_on_the_project_page(team, c
     assert event.actor == "owner" and event.payload == {"user": "outsider", "roles": ["auditor"]}
     client.login(username="auditor", password=PASSWORD)
     assert "member.roles_set" in client.get("/projects/aurora/").content.decode()
+
+
+def test_roles_are_matched_by_their_stable_value_not_their_label(team):
+    from django.contrib.auth.models import Group
+
+    from governance.access import roles_in
+    from governance.models import Membership, Role
+
+    membership = Membership.objects.get(project=team.project, user=team.officer)
+    assert [g.name for g in membership.roles.all()] == [Role.SUSTAINABILITY_OFFICER.value]
+    # A group that merely carries a role's display label grants nothing.
+    membership.roles.set([Group.objects.get_or_create(name=Role.SUSTAINABILITY_OFFICER.label)[0]])
+    assert roles_in(team.officer, team.project) == set()
