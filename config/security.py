@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 # No inline script or style anywhere in Greenlight's own pages: everything is served
 # from 'self', SVG charts included (they are markup, not images from elsewhere).
@@ -54,4 +54,21 @@ class StaffSessionTimeout:
                 logout(request)
             else:
                 request.session[self.KEY] = now
+        return self.get_response(request)
+
+
+class RefuseNulInQuery:
+    """A NUL character cannot reach PostgreSQL: any query parameter holding one (on a page
+    or an endpoint) is a 400 here, once, instead of a database error later."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"message": "Null characters are not allowed in the query.", "errors": {}}, status=400
+                )
+            return HttpResponseBadRequest("Null characters are not allowed in the query.")
         return self.get_response(request)

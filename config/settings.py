@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.security.RefuseNulInQuery",
     "config.security.ContentSecurityPolicy",
     "config.security.StaffSessionTimeout",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires

@@ -41,3 +41,10 @@ def test_api_use_is_rate_limited_per_user(team, settings):
         assert answers == [200, 200, 200, 429]
     finally:
         UserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+
+
+def test_a_nul_in_any_query_parameter_is_a_400(db, admin_client):
+    assert admin_client.get("/reference/grid-regions/?q=FR%00A").status_code == 400
+    assert admin_client.get("/telemetry/chart/?label=a%00b").status_code == 400
+    answer = admin_client.get("/api/v1/grid-regions/?code=F%00RA")
+    assert answer.status_code == 400 and "Null characters" in answer.json()["message"]
