@@ -13,7 +13,8 @@ def test_partitions_are_created_ahead(db, settings):
     today = datetime.now(UTC).date()
     result = maintain_partitions()
     assert {today + timedelta(days=n) for n in range(4)} <= partitions.existing()
-    assert str(today + timedelta(days=3)) in result["created"] or today + timedelta(days=3) in partitions.existing()
+    assert isinstance(result["created"], list)
+    assert maintain_partitions()["created"] == []  # a second run finds every partition there
 
 
 def test_expired_partitions_are_dropped_only_once_rolled_up(db):
