@@ -10,7 +10,7 @@ from typing import Literal
 
 from lca import footprint as fp
 from lca.footprint import How, Scope
-from lca.models import Facility, GridRegion, HardwareModel, HourlyIntensity
+from lca.models import LIFETIME_RANGE_YEARS, Facility, GridRegion, HardwareModel, HourlyIntensity
 from lca.scheduling import Schedule, Skipped, best_start
 from lca.uncertainty import Range
 
@@ -431,7 +431,8 @@ def _lifetime(given: Range | None, row: HardwareModel | None, name: str, factors
             f"{name}, {row.name}",
             row.lifetime_range,
             "years",
-            f"{row.lifetime_source}; range 3–6 years across LCA tools and accounting lives",
+            f"{row.lifetime_source}; range {LIFETIME_RANGE_YEARS[0]:g}–{LIFETIME_RANGE_YEARS[1]:g} years across LCA "
+            "tools and accounting lives",
         )
     )
     return row.lifetime_range

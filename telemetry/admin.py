@@ -3,6 +3,9 @@ audit trail records through the admin's log), devices, seals and the quarantine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -11,8 +14,16 @@ from telemetry.models import Agent, Device, EnrolmentToken, QuarantinedSample, S
 from telemetry.services import revoke_agent, revoke_enrolment_token
 
 
-def _log_revocations(modeladmin: admin.ModelAdmin, request: HttpRequest, rows: QuerySet, what: str) -> None:  # type: ignore[type-arg]
-    for row in rows:
+def _revoke(
+    modeladmin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    queryset: QuerySet,  # type: ignore[type-arg]
+    revoke: Callable[[Any], None],
+    what: str,
+) -> None:
+    """Revokes the live rows and logs each in the admin's log, which the audit trail records."""
+    for row in queryset.filter(revoked_at__isnull=True):
+        revoke(row)
         modeladmin.log_change(request, row, f"Revoked the {what}.")
 
 
@@ -30,10 +41,7 @@ class EnrolmentTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Revoke the selected enrolment tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[EnrolmentToken]) -> None:
-        live = list(queryset.filter(revoked_at__isnull=True))
-        for token in live:
-            revoke_enrolment_token(token=token)
-        _log_revocations(self, request, live, "enrolment token")
+        _revoke(self, request, queryset, lambda token: revoke_enrolment_token(token=token), "enrolment token")
 
 
 @admin.register(Agent)
@@ -50,10 +58,7 @@ class AgentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Revoke the selected agents' keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
-        live = list(queryset.filter(revoked_at__isnull=True))
-        for agent in live:
-            revoke_agent(agent=agent)
-        _log_revocations(self, request, live, "agent key")
+        _revoke(self, request, queryset, lambda agent: revoke_agent(agent=agent), "agent key")
 
 
 @admin.register(Device)
