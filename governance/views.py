@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from governance.access import roles_in
-from governance.api.serializers import version_footprint_data
+from governance.downloads import report_file
 from governance.errors import GovernanceError
 from governance.forms import (
     ApiTokenForm,
@@ -117,7 +117,7 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "project": version.project,
         "lineage": version.lineage(),
         "derived": version.derived_versions.select_related("registered_model"),
-        "footprint": version_footprint_data(footprint),
+        "footprint": footprints.version_footprint_data(footprint),
         "gate": release_gate.evaluate_release_gate(version=version, actor=request.user).as_dict(),
         "reviews": version.reviews.select_related("author"),
         "history": history_of(version),
@@ -268,9 +268,7 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="greenlight-report-{report.pk}.pdf"'
-    return response
+    return report_file(report, "pdf")
 
 
 @login_required

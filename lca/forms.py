@@ -20,8 +20,8 @@ RANGES = ["mfu", "power_fraction"]
 
 
 class EstimateForm(forms.Form):
-    """The web twin of POST /api/v1/estimates/: it produces the same request body,
-    which the same serializer validates, so the page and the API cannot disagree."""
+    """The web twin of POST /api/v1/estimates/: it produces the same request body, which
+    lca.inputs checks with the same cross-field rules, so the page and the API cannot disagree."""
 
     activity = forms.ChoiceField(choices=ACTIVITIES, widget=forms.RadioSelect, initial="model")
     phase = forms.ChoiceField(

@@ -10,10 +10,11 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from lca.api.serializers import EstimateInput, estimate_data
 from lca.charts import range_bars
 from lca.forms import EstimateForm
+from lca.inputs import InvalidRequest, request_from_data
 from lca.models import Facility, GridRegion, HardwareModel, RegionKind, Supplier, procurement_score
+from lca.present import estimate_data
 from lca.services import Estimate, EstimateError, estimate
 from lca.uncertainty import Range
 
@@ -66,20 +67,14 @@ def estimate_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form}
     if form.is_valid():
         body = form.api_body()
-        serializer = EstimateInput(data=body)
-        if serializer.is_valid():
-            try:
-                result = estimate(serializer.to_request())
-            except EstimateError as exc:
-                form.add_error(None, str(exc))
-            else:
-                context.update(
-                    result=estimate_data(result),
-                    chart=breakdown_chart(result),
-                    body=body,
-                )
-        else:
-            for field, messages in serializer.errors.items():
-                for message in messages if isinstance(messages, list) else [messages]:
+        try:
+            result = estimate(request_from_data(body))
+        except InvalidRequest as exc:
+            for field, messages in exc.errors.items():
+                for message in messages:
                     form.add_error(field if field in form.fields else None, f"{field}: {message}")
+        except EstimateError as exc:
+            form.add_error(None, str(exc))
+        else:
+            context.update(result=estimate_data(result), chart=breakdown_chart(result), body=body)
     return render(request, "lca/estimate.html", context)

@@ -32,8 +32,6 @@ from governance.models import (
     Webhook,
     WebhookDelivery,
 )
-from governance.services.footprints import RunFootprint, VersionFootprint
-from lca.api.serializers import estimate_data, range_data
 from lca.models import Facility, HardwareModel
 
 
@@ -395,49 +393,6 @@ class AuditChainHeadOutput(serializers.Serializer):  # type: ignore[type-arg]
     hash = serializers.CharField(help_text="HMAC-SHA256 of the head event, chained to every event before it.")
     events = serializers.IntegerField(help_text="Events in the chain.")
     at = serializers.DateTimeField(allow_null=True, help_text="When the head event was written.")
-
-
-def run_footprint_data(rf: RunFootprint) -> dict[str, Any]:
-    return {
-        "run": rf.run.pk,
-        "label": rf.run.label,
-        "status": rf.run.status,
-        "source": rf.source,
-        "coverage": rf.coverage,
-        "method": rf.method,
-        "accelerator_hours": rf.accelerator_hours,
-        "note": rf.note,
-        "result": estimate_data(rf.result),
-    }
-
-
-def version_footprint_data(vf: VersionFootprint) -> dict[str, Any]:
-    return {
-        "version": vf.version.pk,
-        "totals": {name: range_data(value) for name, value in vf.totals.items()},
-        "base_share": {name: range_data(value) for name, value in vf.base_share.items()},
-        "per_1k_tokens_kgco2e": range_data(vf.per_1k_tokens_kgco2e),
-        "per_1k_tokens_definition": vf.per_1k_tokens_definition,
-        "per_request_kgco2e": range_data(vf.per_request_kgco2e),
-        "projected_per_1k_tokens_kgco2e": range_data(vf.projected_per_1k_tokens_kgco2e),
-        "projected_per_1k_tokens_definition": vf.projected_per_1k_tokens_definition,
-        "min_coverage": vf.min_coverage,
-        "runs": [run_footprint_data(rf) for rf in vf.runs],
-        "deployments": [
-            {
-                "deployment": d.deployment.pk,
-                "tokens": d.tokens,
-                "input_tokens": d.input_tokens,
-                "requests": d.requests,
-                "energy_kwh": d.energy_kwh,
-                "coverage": d.coverage,
-                "note": d.note,
-                "per_1k_tokens_kgco2e": range_data(d.result.footprint.per_1k_tokens_kgco2e) if d.result else None,
-            }
-            for d in vf.deployments
-        ],
-        "notes": vf.notes,
-    }
 
 
 class ReportOutput(serializers.ModelSerializer):  # type: ignore[type-arg]

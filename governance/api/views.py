@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db.models import QuerySet
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from config.api import StrictSerializer
 from governance.access import require_visible
 from governance.api import serializers as s
+from governance.downloads import KINDS, report_file
 from governance.models import (
     ApiToken,
     AuditEvent,
@@ -199,7 +199,9 @@ class RunDetailView(RunBase, generics.RetrieveAPIView):  # type: ignore[type-arg
     @extend_schema(responses={200: dict})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         run = self.get_object()
-        return Response({**s.RunOutput(run).data, "footprint": s.run_footprint_data(footprints.run_footprint(run))})
+        return Response(
+            {**s.RunOutput(run).data, "footprint": footprints.run_footprint_data(footprints.run_footprint(run))}
+        )
 
 
 class RunCloseView(RunBase):
@@ -248,7 +250,7 @@ class UsageView(DeploymentBase):
 class VersionFootprintView(ModelVersionBase):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(s.version_footprint_data(footprints.version_footprint(self.get_object())))
+        return Response(footprints.version_footprint_data(footprints.version_footprint(self.get_object())))
 
 
 class ReleaseGateView(ModelVersionBase):
@@ -456,7 +458,7 @@ class ReportFileView(ReportBase):
 
     @extend_schema(responses={(200, "application/pdf"): bytes}, operation_id="reports_file")
     def get(self, request: Request, pk: int, kind: str) -> HttpResponse:
-        if kind not in ("pdf", "model-card", "export"):
+        if kind not in KINDS:
             raise Http404
         report = self.get_object()
         if report.state != AuditReport.State.DONE:
@@ -464,14 +466,4 @@ class ReportFileView(ReportBase):
                 {"message": f"The report is {report.state} ({report.progress}%).", "errors": {}},
                 status=status.HTTP_409_CONFLICT,
             )
-        name = f"greenlight-review-{report.review_id}-report-{report.pk}"
-        if kind == "pdf":
-            response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
-            response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
-            response["X-Content-SHA256"] = report.sha256
-            return response
-        if kind == "model-card":
-            return HttpResponse(reports.model_card_yaml(report), content_type="text/yaml; charset=utf-8")
-        response = HttpResponse(json.dumps(report.export, indent=2), content_type="application/json")
-        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
-        return response
+        return report_file(report, kind)

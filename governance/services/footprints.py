@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from governance.models import Deployment, ModelVersion, Run
 from governance.services.audit import canonical
-from lca.api.serializers import EstimateInput
-from lca.footprint import How, Scope
+from lca.footprint import How, Scope, training_flops
+from lca.inputs import request_from_data
+from lca.present import estimate_data, factor_data, range_data
 from lca.services import Estimate, EstimateRequest, estimate
 from lca.uncertainty import Range
 from telemetry import queries
@@ -83,9 +84,7 @@ def run_footprint(run: Run) -> RunFootprint:
         result = estimate(_measured(energy, hours, common))
         return RunFootprint(run, "telemetry", energy.coverage, energy.method, hours, result, note)
     if run.estimate:
-        body = EstimateInput(data=run.estimate)
-        body.is_valid(raise_exception=True)
-        request = body.to_request()
+        request = request_from_data(run.estimate)
         note = "No telemetry for this run: its pre-run estimate is used."
     else:
         request = EstimateRequest(accelerator_hours=E(hours), **common)
@@ -239,17 +238,132 @@ def _projection(version: ModelVersion, input_share: float | None) -> Range | Non
     return result.footprint.per_1k_tokens_kgco2e
 
 
+def run_footprint_data(rf: RunFootprint) -> dict[str, Any]:
+    return {
+        "run": rf.run.pk,
+        "label": rf.run.label,
+        "status": rf.run.status,
+        "source": rf.source,
+        "coverage": rf.coverage,
+        "method": rf.method,
+        "accelerator_hours": rf.accelerator_hours,
+        "note": rf.note,
+        "result": estimate_data(rf.result),
+    }
+
+
+def version_footprint_data(vf: VersionFootprint) -> dict[str, Any]:
+    return {
+        "version": vf.version.pk,
+        "totals": {name: range_data(value) for name, value in vf.totals.items()},
+        "base_share": {name: range_data(value) for name, value in vf.base_share.items()},
+        "per_1k_tokens_kgco2e": range_data(vf.per_1k_tokens_kgco2e),
+        "per_1k_tokens_definition": vf.per_1k_tokens_definition,
+        "per_request_kgco2e": range_data(vf.per_request_kgco2e),
+        "projected_per_1k_tokens_kgco2e": range_data(vf.projected_per_1k_tokens_kgco2e),
+        "projected_per_1k_tokens_definition": vf.projected_per_1k_tokens_definition,
+        "min_coverage": vf.min_coverage,
+        "runs": [run_footprint_data(rf) for rf in vf.runs],
+        "deployments": [
+            {
+                "deployment": d.deployment.pk,
+                "tokens": d.tokens,
+                "input_tokens": d.input_tokens,
+                "requests": d.requests,
+                "energy_kwh": d.energy_kwh,
+                "coverage": d.coverage,
+                "note": d.note,
+                "per_1k_tokens_kgco2e": range_data(d.result.footprint.per_1k_tokens_kgco2e) if d.result else None,
+            }
+            for d in vf.deployments
+        ],
+        "notes": vf.notes,
+    }
+
+
 def _r(value: Range | None) -> dict[str, float] | None:
     if value is None:
         return None
-    return {k: float(f"{v:.6g}") for k, v in value.as_dict().items()}
+    return {k: _g(v) for k, v in value.as_dict().items()}
+
+
+def _g(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def _facility(run: Run) -> dict[str, Any]:
+    f, supplier, region = run.facility, run.facility.supplier, run.facility.grid_region
+    since = {name: getattr(supplier, name) for name in ("iso_14001_since", "iso_50001_since")}
+    return {
+        "name": f.name,
+        "supplier": supplier.name,
+        "grid_region": region.code,
+        "intensity_g_per_kwh": region.intensity_g_per_kwh,
+        "basis": region.get_basis_display(),
+        "pue": f.pue,
+        "wue_l_per_kwh": f.wue_l_per_kwh,
+        **{name: value.isoformat() if value else None for name, value in since.items()},
+        "renewable_share": supplier.renewable_share,
+        "take_back_programme": supplier.take_back_programme,
+    }
+
+
+def _run_figures(rf: RunFootprint) -> dict[str, Any]:
+    """What an audit report prints of a run, beyond the figures of the first format."""
+    f, run = rf.result.footprint, rf.run
+    return {
+        "stage": run.get_stage_display(),
+        "method": rf.method,
+        "hardware": f"{run.accelerator_count} x {run.hardware.name}",
+        "facility": _facility(run),
+        "ended_at": (run.ended_at or run.started_at).isoformat(),
+        "note": rf.note,
+        **{name: _r(getattr(f, name)) for name in ("market_based_kgco2e", "embodied_kgco2e", "water_l")},
+        "capital_goods_kgco2e": _r(f.capital_goods_kgco2e),
+        "parts": [{"name": p.name, "how": str(p.how)} for p in f.parts],
+        "sensitivity": [{"input": x.input_name, "share_of_swing": _g(x.share_of_swing)} for x in f.sensitivity[:3]],
+    }
+
+
+def _model_card(footprint: VersionFootprint) -> dict[str, Any]:
+    """The Hugging Face model card's co2_eq_emissions fields (its `source` names the review)."""
+    version, runs = footprint.version, footprint.runs
+    location = footprint.totals.get("location_based_kgco2e", E(0)).central
+    return {
+        "emissions": round(location * 1000, 1),  # grams
+        "training_type": "pre-training" if version.adaptation == "pretraining" else "fine-tuning",
+        "geographical_location": runs[0].run.facility.grid_region.name if runs else "unknown",
+        "hardware_used": ", ".join(sorted({f"{rf.run.accelerator_count} x {rf.run.hardware.name}" for rf in runs}))
+        or "unknown",
+    }
+
+
+# The keys of the first snapshot format, which reviews frozen before the second keep.
+LEGACY_KEYS = ("version", "totals", "runs", "per_1k_tokens_kgco2e", "per_1k_tokens_definition")
+LEGACY_KEYS += ("projected_per_1k_tokens_kgco2e", "projected_per_1k_tokens_definition", "per_request_kgco2e")
+LEGACY_RUN_KEYS = ("run", "label", "status", "source", "coverage", "location_based_kgco2e", "facility_energy_kwh")
+SNAPSHOT_FORMAT = 2
 
 
 def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
-    """The figures a review freezes: rounded to 6 significant digits, so that only a
-    real change (a run, a corrected factor) changes the digest."""
+    """The figures a review freezes, and everything its audit report prints of them: rounded
+    to 6 significant digits, so that only a real change (a run, a corrected factor) changes
+    the digest. A report is built from this alone."""
+    version = footprint.version
+    factors = {}
+    for rf in footprint.runs:
+        for f in rf.result.factors:
+            data = factor_data(f)
+            factors[(data["name"], data["source"])] = data
+    training_kwh = sum(rf.result.footprint.facility_energy_kwh.central for rf in footprint.runs)
+    flops = (
+        training_flops(version.effective_active_parameters, version.training_tokens)
+        if version.training_tokens
+        else None
+    )
     return {
-        "version": footprint.version.pk,
+        "format": SNAPSHOT_FORMAT,
+        "version": version.pk,
         "totals": {k: _r(v) for k, v in sorted(footprint.totals.items())},
         "runs": [
             {
@@ -260,15 +374,45 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
                 "coverage": round(rf.coverage, 4),
                 "location_based_kgco2e": _r(rf.result.footprint.location_based_kgco2e),
                 "facility_energy_kwh": _r(rf.result.footprint.facility_energy_kwh),
+                **_run_figures(rf),
             }
             for rf in footprint.runs
+        ],
+        "deployments": [
+            {
+                "name": d.deployment.name,
+                "label": d.deployment.label,
+                "tokens": d.tokens,
+                "requests": d.requests,
+                "energy_kwh": _g(d.energy_kwh),
+                "note": d.note,
+            }
+            for d in footprint.deployments
         ],
         "per_1k_tokens_kgco2e": _r(footprint.per_1k_tokens_kgco2e),
         "per_1k_tokens_definition": footprint.per_1k_tokens_definition,
         "projected_per_1k_tokens_kgco2e": _r(footprint.projected_per_1k_tokens_kgco2e),
         "projected_per_1k_tokens_definition": footprint.projected_per_1k_tokens_definition,
         "per_request_kgco2e": _r(footprint.per_request_kgco2e),
+        "training_energy_mwh": _g(training_kwh / 1000),
+        "training_flops": _g(flops) if flops is not None else None,
+        "base": {"version": str(version.base_version), "share": version.share_of_base}
+        if version.base_version
+        else None,
+        "model_card": _model_card(footprint),
+        "factors": sorted(factors.values(), key=lambda f: (f["name"], f["source"])),
+        "notes": footprint.notes,
     }
+
+
+def in_format_of(frozen: dict[str, Any], figures: dict[str, Any]) -> dict[str, Any]:
+    """Today's figures in the format a review froze, so that a review frozen in the first
+    format stays current while its figures do not change."""
+    if "format" in frozen:
+        return figures
+    legacy = {k: figures[k] for k in LEGACY_KEYS}
+    legacy["runs"] = [{k: run[k] for k in LEGACY_RUN_KEYS} for run in figures["runs"]]
+    return legacy
 
 
 def digest(data: Any) -> str:

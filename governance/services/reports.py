@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import yaml
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,13 +22,8 @@ from weasyprint import HTML, default_url_fetcher
 
 from governance.access import require_visible
 from governance.errors import Conflict
-from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewState, VersionStatus
+from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
 from governance.services import audit
-from governance.services.budgets import budget_status
-from governance.services.footprints import version_footprint
-from governance.services.release_gate import evaluate_release_gate
-from lca import footprint as formulas
-from lca.api.serializers import estimate_data
 from lca.charts import line_chart, range_bars
 from lca.uncertainty import Range
 
@@ -60,75 +57,83 @@ def _step(report: AuditReport, progress: int, step: str) -> None:
     AuditReport.objects.filter(pk=report.pk).update(state=AuditReport.State.RENDERING, progress=progress, step=step)
 
 
-def _previous_release(version: ModelVersion) -> ModelVersion | None:
-    return (
+def _previous_release(version: ModelVersion) -> tuple[ModelVersion | None, dict[str, Any]]:
+    """The registered model's latest other release, with the figures its own approved review froze."""
+    previous = (
         ModelVersion.objects.filter(registered_model=version.registered_model, status=VersionStatus.RELEASED)
         .exclude(pk=version.pk)
         .order_by("-released_at")
         .first()
     )
+    if previous is None:
+        return None, {}
+    approved = previous.reviews.filter(kind=ReviewKind.PRE_RELEASE, state=ReviewState.APPROVED).first()
+    return previous, (approved.snapshot if approved else {}) or {}
+
+
+def model_card(review: ImpactReview) -> dict[str, Any]:
+    """The Hugging Face model card's co2_eq_emissions block, from the review's snapshot."""
+    snapshot = review.snapshot or {}
+    card = snapshot.get("model_card") or {
+        # a snapshot of the first format froze the totals only
+        "emissions": round(
+            (snapshot.get("totals", {}).get("location_based_kgco2e") or {"central": 0})["central"] * 1000, 1
+        ),
+        "training_type": "pre-training" if review.model_version.adaptation == "pretraining" else "fine-tuning",
+        "geographical_location": "not in the snapshot",
+        "hardware_used": "not in the snapshot",
+    }
+    source = f"Greenlight audit report, review #{review.pk}, snapshot {review.snapshot_digest[:12]}"
+    return {"emissions": card["emissions"], "source": source, **{k: v for k, v in card.items() if k != "emissions"}}
+
+
+CARD_KEYS = ("emissions", "source", "training_type", "geographical_location", "hardware_used")
+
+
+def model_card_yaml(card: dict[str, Any]) -> str:
+    """The block in the model card's own key order (the stored export sorts its keys)."""
+    block = {key: card.get(key) for key in CARD_KEYS}
+    return yaml.safe_dump({"co2_eq_emissions": block}, sort_keys=False, allow_unicode=True)
 
 
 def report_context(review: ImpactReview, chain_head: str) -> dict[str, Any]:
-    """Everything the report prints, computed by the same services the pages use."""
+    """Everything the report prints: the review's frozen snapshot and nothing computed
+    since, so that the report and the approved figures cannot disagree. What is not a
+    figure (who decided, coverage exceptions) comes from the audit-trailed rows."""
     version = review.model_version
-    fp = version_footprint(version)
     snapshot = review.snapshot or {}
+    runs = snapshot.get("runs", [])
     by_stage: dict[str, Range] = defaultdict(lambda: Range.exact(0))
-    for rf in fp.runs:
-        by_stage[rf.run.get_stage_display()] = (
-            by_stage[rf.run.get_stage_display()] + rf.result.footprint.facility_energy_kwh
-        )
+    for run in runs:
+        if "stage" in run:
+            by_stage[run["stage"]] = by_stage[run["stage"]] + Range(**run["facility_energy_kwh"])
     cumulative, points = 0.0, []
-    for rf in sorted(fp.runs, key=lambda r: r.run.ended_at or r.run.started_at):
-        cumulative += rf.result.footprint.location_based_kgco2e.central
-        points.append(((rf.run.ended_at or rf.run.started_at).timestamp(), cumulative))
-    previous = _previous_release(version)
-    previous_fp = version_footprint(previous) if previous else None
-    per_token = [(str(version), fp.per_1k_tokens_kgco2e or fp.projected_per_1k_tokens_kgco2e)]
-    if previous_fp is not None and previous_fp.per_1k_tokens_kgco2e is not None:
-        per_token.append((str(previous), previous_fp.per_1k_tokens_kgco2e))
-    per_token = [(label, value) for label, value in per_token if value is not None]
-    training_energy_mwh = sum(rf.result.footprint.facility_energy_kwh.central for rf in fp.runs) / 1000
-    flops = (
-        formulas.training_flops(version.effective_active_parameters, version.training_tokens)
-        if version.training_tokens
-        else None
-    )
-    location_g = fp.totals.get("location_based_kgco2e", Range.exact(0)).central * 1000
-    factors: dict[tuple[str, str], dict[str, Any]] = {}
-    for rf in fp.runs:
-        for f in estimate_data(rf.result)["factors"]:
-            factors[(f["name"], f["source"])] = f
-    first_run = fp.runs[0].run if fp.runs else None
-    gate = evaluate_release_gate(version=version, actor=review.author)
+    for run in sorted((r for r in runs if "ended_at" in r), key=lambda r: r["ended_at"]):
+        cumulative += run["location_based_kgco2e"]["central"]
+        points.append((datetime.fromisoformat(run["ended_at"]).timestamp(), cumulative))
+    previous, previous_snapshot = _previous_release(version)
+    per_token = [
+        (str(version), snapshot.get("per_1k_tokens_kgco2e") or snapshot.get("projected_per_1k_tokens_kgco2e")),
+        (f"{previous} (as approved)", previous_snapshot.get("per_1k_tokens_kgco2e")),
+    ]
+    card = model_card(review)
     return {
         "review": review,
         "version": version,
         "project": version.project,
-        "footprint": fp,
         "snapshot": snapshot,
-        "runs": fp.runs,
-        "deployments": fp.deployments,
+        "complete": "format" in snapshot,
+        "runs": runs,
+        "deployments": snapshot.get("deployments", []),
         "decisions": review.decisions.select_related("reviewer"),
-        "gate": gate.as_dict(),
-        "budgets": [budget_status(b) for b in version.project.budgets.all()],
+        "exceptions": version.runs.exclude(coverage_exception="").select_related("coverage_exception_by"),
         "previous": previous,
-        "previous_footprint": previous_fp,
-        "base": version.base_version,
-        "training_energy_mwh": training_energy_mwh,
-        "training_flops": flops,
-        "model_card": {
-            "emissions": round(location_g, 1),
-            "source": f"Greenlight audit report, review #{review.pk}, snapshot {review.snapshot_digest[:12]}",
-            "training_type": "pre-training" if version.adaptation == "pretraining" else "fine-tuning",
-            "geographical_location": first_run.facility.grid_region.name if first_run else "unknown",
-            "hardware_used": ", ".join(
-                sorted({f"{rf.run.accelerator_count} x {rf.run.hardware.name}" for rf in fp.runs})
-            )
-            or "unknown",
-        },
-        "factors": sorted(factors.values(), key=lambda f: f["name"]),
+        "base": snapshot.get("base"),
+        "training_energy_mwh": snapshot.get("training_energy_mwh"),
+        "training_flops": snapshot.get("training_flops"),
+        "model_card": card,
+        "model_card_yaml": model_card_yaml(card),
+        "factors": snapshot.get("factors", []),
         "chain_head": chain_head,
         "generated_at": timezone.now(),
         "charts": {
@@ -140,7 +145,7 @@ def report_context(review: ImpactReview, chain_head: str) -> dict[str, Any]:
                 x_labels=("first run", "last run"),
             ),
             "per_token": range_bars(
-                per_token,
+                [(label, Range(**value)) for label, value in per_token if value],
                 "kgCO2e per 1,000 tokens",
                 title="Per-token footprint against the previous release",
             ),
@@ -187,7 +192,6 @@ def render_report(report_id: int) -> AuditReport:
             "model_card_co2_eq_emissions": context["model_card"],
             "training_energy_mwh": context["training_energy_mwh"],
             "training_flops": context["training_flops"],
-            "gate": context["gate"],
             "chain_head": head,
             "pdf_sha256": digest,
         }
@@ -214,12 +218,3 @@ def render_report(report_id: int) -> AuditReport:
         raise
     report.refresh_from_db()
     return report
-
-
-def model_card_yaml(report: AuditReport) -> str:
-    card = (report.export or {}).get("model_card_co2_eq_emissions", {})
-    lines = ["co2_eq_emissions:"]
-    for key in ("emissions", "source", "training_type", "geographical_location", "hardware_used"):
-        value = card.get(key)
-        lines.append(f"  {key}: {value}" if isinstance(value, (int, float)) else f'  {key}: "{value}"')
-    return "\n".join(lines) + "\n"

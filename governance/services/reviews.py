@@ -22,7 +22,7 @@ from governance.models import (
     Role,
 )
 from governance.services import audit
-from governance.services.footprints import digest, snapshot, version_footprint
+from governance.services.footprints import digest, in_format_of, snapshot, version_footprint
 from governance.services.notifications import notify
 from telemetry import services as telemetry
 
@@ -221,7 +221,9 @@ def comment(*, review: ImpactReview, author: AbstractBaseUser, body: str) -> Rev
 def current_digest(review: ImpactReview, figures: dict[str, Any]) -> str:
     """The digest the review's submission would have with today's figures: equal to its
     snapshot digest while nothing it covers has changed."""
-    if "assessment" not in (review.snapshot or {}):  # frozen before the text was covered
+    frozen = review.snapshot or {}
+    figures = in_format_of(frozen, figures)
+    if "assessment" not in frozen:  # frozen before the text was covered
         return digest(figures)
     return digest(frozen_content(review, figures))
 

@@ -14,19 +14,20 @@ from governance.errors import Conflict, GovernanceError
 from governance.models import Deployment, ModelVersion, Role, Run, RunStatus, UsageReport
 from governance.services import audit
 from governance.services.budgets import check_budgets
-from lca.api.serializers import EstimateInput
+from lca.inputs import InvalidRequest, request_from_data
 from telemetry import services as telemetry
 
 
 def _check_estimate(body: dict[str, Any] | None) -> None:
     if body is None:
         return
-    serializer = EstimateInput(data=body)
-    if not serializer.is_valid():
+    try:
+        request_from_data(body)
+    except InvalidRequest as exc:
         raise GovernanceError(
             "The pre-run estimate is not a valid estimate request.",
-            field_errors={"estimate": [f"{k}: {v}" for k, v in serializer.errors.items()]},
-        )
+            field_errors={"estimate": [f"{k}: {' '.join(v)}" for k, v in exc.errors.items()]},
+        ) from exc
 
 
 def _check_label(project: Any, label: str) -> None:

@@ -10,9 +10,11 @@ from rest_framework import serializers
 
 from config.api import MAX_QUANTITY, StrictSerializer
 from lca.footprint import How, Scope
+from lca.inputs import request_errors
 from lca.models import Facility, GridRegion, HardwareModel, Supplier, procurement_score
+from lca.present import estimate_data
 from lca.scheduling import Schedule, Slot
-from lca.services import Comparison, Estimate, EstimateRequest, Factor
+from lca.services import Comparison, EstimateRequest
 from lca.uncertainty import Range
 
 RANGE_SCHEMA = {
@@ -138,40 +140,7 @@ class EstimateInput(StrictSerializer):
     requests = serializers.FloatField(min_value=1, required=False, help_text="For per-request figures.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        given = [k for k in ("accelerator_hours", "duration_h", "energy_kwh") if k in attrs]
-        from_model = "active_parameters" in attrs or "tokens" in attrs
-        if from_model and not ("active_parameters" in attrs and "tokens" in attrs):
-            raise serializers.ValidationError({"tokens": ["Give both active_parameters and tokens."]})
-        if len(given) + from_model != 1:
-            raise serializers.ValidationError(
-                {
-                    "non_field_errors": [
-                        "Give exactly one activity: active_parameters + tokens, accelerator_hours, "
-                        "duration_h + accelerator_count, or energy_kwh."
-                    ]
-                }
-            )
-        errors: dict[str, list[str]] = {}
-        if "input_tokens" in attrs and attrs.get("phase") != "inference":
-            errors["input_tokens"] = ["Input tokens apply to inference only."]
-        if "duration_h" in attrs and "accelerator_count" not in attrs:
-            errors["accelerator_count"] = ["A wall-clock duration needs the accelerator count."]
-        if "energy_scope" in attrs and "energy_kwh" not in attrs:
-            errors["energy_scope"] = ["energy_scope describes energy_kwh, which is missing."]
-        if "host_energy_kwh" in attrs and (attrs.get("energy_scope", "accelerator") != "accelerator"):
-            errors["host_energy_kwh"] = ["Host energy can only be added to accelerator-scope energy."]
-        pue = attrs.get("pue")
-        if pue is not None and pue.low < 1:
-            errors["pue"] = ["PUE cannot be below 1."]
-        overhead = attrs.get("host_overhead")
-        if overhead is not None and overhead.low < 1:
-            errors["host_overhead"] = ["A host overhead ratio cannot be below 1."]
-        for share in ("certificate_share", "utilisation", "mfu", "power_fraction", "capacity_in_use"):
-            if share in attrs and attrs[share].high > 1:
-                errors[share] = ["A share cannot exceed 1."]
-        for divisor in ("mfu", "capacity_in_use", "utilisation", "lifetime_years", "host_lifetime_years"):
-            if divisor in attrs and attrs[divisor].low <= 0:
-                errors.setdefault(divisor, []).append("Its low end must be above 0: it divides.")
+        errors = request_errors(attrs)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -191,15 +160,6 @@ class ScenarioInput(EstimateInput):
 
 class CompareInput(serializers.Serializer):  # type: ignore[type-arg]
     scenarios = serializers.ListField(child=serializers.DictField(), min_length=2, max_length=20)
-
-
-def range_data(value: Range | None) -> dict[str, float] | None:
-    return None if value is None else value.as_dict()
-
-
-def _factor(f: Factor) -> dict[str, Any]:
-    value = f.value.as_dict() if isinstance(f.value, Range) else f.value
-    return {"name": f.name, "value": value, "unit": f.unit, "source": f.source, "year": f.year}
 
 
 class RangeOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -267,42 +227,6 @@ class EstimateOutput(serializers.Serializer):  # type: ignore[type-arg]
     factors = FactorOutput(many=True)
     notes = serializers.ListField(child=serializers.CharField())
     method = serializers.CharField()
-
-
-def estimate_data(e: Estimate) -> dict[str, Any]:
-    f = e.footprint
-    data = {
-        name: range_data(getattr(f, name))
-        for name, value in EstimateOutput().fields.items()
-        if isinstance(value, RangeOutput)
-    }
-    data.update(
-        scope=e.scope,
-        parts=[
-            {
-                "name": p.name,
-                "it_energy_kwh": range_data(p.it_energy_kwh),
-                "facility_energy_kwh": range_data(p.facility_energy_kwh),
-                "location_based_kgco2e": range_data(p.location_based_kgco2e),
-                "how": str(p.how),
-            }
-            for p in f.parts
-        ],
-        sensitivity=[
-            {
-                "input": s.input_name,
-                "output_low": s.output_low,
-                "output_high": s.output_high,
-                "share_of_swing": s.share_of_swing,
-            }
-            for s in f.sensitivity
-        ],
-        factors=[_factor(x) for x in e.factors],
-        notes=e.notes,
-        method="Interval propagation (monotone formulas); sensitivity one input at a time on SCI carbon "
-        "(location-based operational + amortised embodied).",
-    )
-    return data
 
 
 class ScenarioOutput(serializers.Serializer):  # type: ignore[type-arg]

@@ -4,9 +4,11 @@ from io import BytesIO
 from pathlib import Path
 
 import pypdfium2
+import yaml
 from pypdf import PdfReader
 
 from governance.models import AuditEvent, AuditReport
+from governance.services.reports import render_report
 from tests.conftest import client_for
 from tests.workflow import approved_review, measured_run
 
@@ -61,8 +63,10 @@ def test_model_card_and_json_export(world):
     review_id = approved_review(team, second_lead, version)
     report = AuditReport.objects.get(review_id=review_id)
     client = client_for(team.ml_lead)
-    card = client.get(f"/api/v1/reports/{report.pk}/model-card/").content.decode()
-    assert card.startswith("co2_eq_emissions:\n  emissions: ") and 'training_type: "pre-training"' in card
+    card = yaml.safe_load(client.get(f"/api/v1/reports/{report.pk}/model-card/").content)["co2_eq_emissions"]
+    assert list(card) == ["emissions", "source", "training_type", "geographical_location", "hardware_used"]
+    assert card["training_type"] == "pre-training" and card["hardware_used"] == "2 x NVIDIA H100 SXM 80GB"
+    assert card["emissions"] == round(report.review.snapshot["totals"]["location_based_kgco2e"]["central"] * 1000, 1)
     export = client.get(f"/api/v1/reports/{report.pk}/export/").json()
     assert export["pdf_sha256"] == report.sha256 and export["snapshot_digest"] == report.snapshot_digest
     assert client.get(f"/api/v1/reports/{report.pk}/other/").status_code == 404
@@ -114,3 +118,53 @@ def test_the_pdf_renderer_fetches_nothing_but_static_files(tmp_path, settings):
     static = settings.BASE_DIR / "static"
     css = next(static.rglob("*.css"))
     assert "Report" in pdf_text(render_pdf(f'<link rel="stylesheet" href="{css.as_uri()}"><p>Report</p>'))
+
+
+def test_a_report_prints_the_approved_snapshot_whatever_changed_since(world):
+    """A run added after approval changes the version's live figures, not its report."""
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-before")
+    review_id = approved_review(team, second_lead, version)
+    measured_run(pipeline, version, "ft-after", seconds=900)
+    author = client_for(team.ml_lead)
+    requested = author.post(f"/api/v1/reviews/{review_id}/reports/").json()
+    report = render_report(requested["id"])
+    snapshot = report.review.snapshot
+    live = author.get(f"/api/v1/model-versions/{version.pk}/footprint/").json()
+    frozen_kwh = snapshot["totals"]["facility_energy_kwh"]["central"]
+    assert live["totals"]["facility_energy_kwh"]["central"] > frozen_kwh * 1.5  # the live figure did move
+
+    export = author.get(f"/api/v1/reports/{report.pk}/export/").json()
+    assert export["snapshot"] == snapshot
+    assert export["training_energy_mwh"] == snapshot["training_energy_mwh"] == float(f"{frozen_kwh / 1000:.6g}")
+    assert export["model_card_co2_eq_emissions"]["emissions"] == round(
+        snapshot["totals"]["location_based_kgco2e"]["central"] * 1000, 1
+    )
+    text = pdf_text(author.get(f"/api/v1/reports/{report.pk}/pdf/").content).replace("\n", " ")
+    assert f"training energy {snapshot['training_energy_mwh']:.4f} MWh" in text
+    assert "ft-before" in text and "ft-after" not in text
+    from lca.templatetags.figures import number
+
+    for name in ("facility_energy_kwh", "location_based_kgco2e", "market_based_kgco2e"):
+        assert number(snapshot["totals"][name]["central"]) in text, name
+    assert number(live["totals"]["facility_energy_kwh"]["central"]) not in text
+
+
+def test_a_review_frozen_in_the_first_format_stays_current_and_its_report_says_what_it_lacks(world):
+    from governance.models import ImpactReview
+    from governance.services.footprints import LEGACY_KEYS, LEGACY_RUN_KEYS, digest
+    from tests.workflow import findings, gate
+
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-old")
+    review = ImpactReview.objects.get(pk=approved_review(team, second_lead, version))
+    old = {k: review.snapshot[k] for k in (*LEGACY_KEYS, "assessment", "submitted_at")}
+    old["runs"] = [{k: run[k] for k in LEGACY_RUN_KEYS} for run in old["runs"]]
+    ImpactReview.objects.filter(pk=review.pk).update(snapshot=old, snapshot_digest=digest(old))
+    review.decisions.update(snapshot_digest=digest(old))
+    assert findings(gate(pipeline, version))["approved_review"] is True
+
+    report = render_report(client_for(team.ml_lead).post(f"/api/v1/reviews/{review.pk}/reports/").json()["id"])
+    text = pdf_text(bytes(report.pdf)).replace("\n", " ")
+    assert "frozen before Greenlight froze the whole inventory" in text and "ft-old" in text
+    assert "training energy not in the snapshot" in text

@@ -74,3 +74,31 @@ def test_a_run_names_its_host_model(world):
     assert "embodied carbon, p5.48xlarge without GPUs" in names
     assert not any("Host model not named" in n for n in run["result"]["notes"])
     assert pipeline.get("/api/v1/runs/").json()["results"][0]["host"] == "p5-host"
+
+
+def test_a_pre_run_estimate_is_checked_when_the_run_opens_and_used_when_no_telemetry_came(world):
+    _, _, version, pipeline = world
+    body = {
+        "model_version": version.pk,
+        "stage": "fine_tuning",
+        "facility": "gcp-europe-west1",
+        "hardware": "h100-sxm",
+        "accelerator_count": 2,
+        "label": "aurora/with-estimate",
+    }
+    bad = pipeline.post("/api/v1/runs/", {**body, "estimate": {"tokens": 1e9, "mfu": 2}}, format="json")
+    assert bad.status_code == 400
+    errors = bad.json()["errors"]["estimate"]
+    assert any(e.startswith("tokens:") for e in errors) or any("active_parameters" in e for e in errors), errors
+    bad = pipeline.post(
+        "/api/v1/runs/", {**body, "estimate": {"accelerator_hours": 10, "mfu": 2, "hardware": "nope"}}, format="json"
+    )
+    assert [e.split(":")[0] for e in bad.json()["errors"]["estimate"]] == ["hardware"]  # no such hardware
+    bad = pipeline.post("/api/v1/runs/", {**body, "estimate": {"accelerator_hours": 10, "mfu": 2}}, format="json")
+    assert bad.json()["errors"]["estimate"] == ["mfu: A share cannot exceed 1."]
+
+    estimate = {"accelerator_hours": 10, "hardware": "h100-sxm", "facility": "gcp-europe-west1"}
+    run = pipeline.post("/api/v1/runs/", {**body, "estimate": estimate}, format="json").json()
+    footprint = pipeline.get(f"/api/v1/runs/{run['id']}/").json()["footprint"]
+    assert footprint["source"] == "estimate" and "pre-run estimate" in footprint["note"]
+    assert footprint["result"]["accelerator_hours"]["central"] == 10

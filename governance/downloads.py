@@ -1,0 +1,30 @@
+"""A finished audit report's files, as the web pages and the API both serve them."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import Http404, HttpResponse
+
+from governance.models import AuditReport
+from governance.services.reports import model_card_yaml
+
+KINDS = ("pdf", "model-card", "export")
+
+
+def report_file(report: AuditReport, kind: str) -> HttpResponse:
+    """The PDF, the model card's co2_eq_emissions block (YAML) or the JSON export."""
+    if kind not in KINDS or report.state != AuditReport.State.DONE:
+        raise Http404
+    name = f"greenlight-review-{report.review_id}-report-{report.pk}"
+    if kind == "pdf":
+        response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+        response["X-Content-SHA256"] = report.sha256
+        return response
+    if kind == "model-card":
+        card = (report.export or {}).get("model_card_co2_eq_emissions", {})
+        return HttpResponse(model_card_yaml(card), content_type="text/yaml; charset=utf-8")
+    response = HttpResponse(json.dumps(report.export, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+    return response
