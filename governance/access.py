@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 
 from governance.errors import NotFound, NotPermitted
-from governance.models import REGISTRY_EDITOR_ROLES, Deployment, Membership, Project, Role, Run
+from governance.models import REGISTRY_EDITOR_ROLES, Deployment, Membership, Project, Role, Run, Webhook
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -30,7 +31,7 @@ def require_visible(user: User, project: Project) -> None:
 
 def require_registry_editor(user: User, project: Project) -> None:
     require_visible(user, project)
-    if project.owner_id == user.pk or roles_in(user, project) & REGISTRY_EDITOR_ROLES:
+    if is_owner(user, project) or roles_in(user, project) & REGISTRY_EDITOR_ROLES:
         return
     raise NotPermitted(
         f"Registering models in project '{project.slug}' needs the project owner or the role "
@@ -39,10 +40,27 @@ def require_registry_editor(user: User, project: Project) -> None:
     )
 
 
-def require_owner(user: User, project: Project) -> None:
+def is_owner(user: User, project: Project) -> bool:
+    return user.is_authenticated and project.owner_id == user.pk
+
+
+def require_owner(user: User, project: Project, what: str = "may do this") -> None:
     require_visible(user, project)
-    if project.owner_id != user.pk:
-        raise NotPermitted(f"Only the owner of project '{project.slug}' may do this.")
+    if not is_owner(user, project):
+        raise NotPermitted(f"Only the owner of project '{project.slug}' {what}.")
+
+
+def require_budget_setter(user: User, project: Project) -> None:
+    """Budgets are set by the project's owner or a sustainability officer."""
+    if not is_owner(user, project):
+        require_role(user, project, Role.SUSTAINABILITY_OFFICER)
+
+
+def webhooks_managed_by(user: User) -> QuerySet[Webhook]:
+    """Webhooks are the project owner's: their URLs and delivery logs are shown to nobody else."""
+    if not user.is_authenticated:
+        return Webhook.objects.none()
+    return Webhook.objects.filter(project__owner=user)
 
 
 def require_role(user: User, project: Project, role: Role) -> None:

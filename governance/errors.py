@@ -1,15 +1,8 @@
-class GovernanceError(Exception):
-    """The one domain error services raise; the API and web layers translate it.
+from config.errors import ServiceError
 
-    `status` is the HTTP status the API answers with; `field_errors` maps input
-    field names to messages where the fault lies in one field."""
 
-    status = 400
-
-    def __init__(self, message: str, *, field_errors: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field_errors = field_errors or {}
+class GovernanceError(ServiceError):
+    """The one domain error governance services raise; the API and web layers translate it."""
 
 
 class NotPermitted(GovernanceError):

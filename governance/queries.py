@@ -6,9 +6,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from governance.access import roles_in
 from governance.models import AuditEvent, ImpactReview, ModelVersion, Project
-from governance.services.reviews import OPEN, missing_signoffs
+from governance.services.reviews import OPEN, awaits
 
 
 def history_of(version: ModelVersion) -> QuerySet[AuditEvent]:
@@ -29,19 +28,11 @@ def project_history(project_id: int) -> QuerySet[AuditEvent]:
 
 
 def reviews_waiting_for(user: Any) -> list[ImpactReview]:
-    """Open reviews this person could sign now: a missing role they hold, not their own,
-    not already decided by them."""
-    waiting = []
-    for review in ImpactReview.objects.filter(
+    """Open reviews this person could sign now (reviews.awaits)."""
+    candidates = ImpactReview.objects.filter(
         state__in=OPEN, model_version__in=ModelVersion.objects.visible_to(user)
-    ).select_related("model_version__registered_model__project", "author"):
-        if user.pk in (review.author_id, review.submitted_by_id):
-            continue
-        if review.decisions.filter(reviewer=user, snapshot_digest=review.snapshot_digest).exists():
-            continue
-        if set(missing_signoffs(review)) & roles_in(user, review.model_version.project):
-            waiting.append(review)
-    return waiting
+    ).select_related("model_version__registered_model__project", "author")
+    return [review for review in candidates if awaits(review, user)]
 
 
 def recent_gate_decisions(user: Any, limit: int = 10) -> QuerySet[AuditEvent]:

@@ -15,6 +15,12 @@ urlpatterns = [
 urlpatterns += [
     path("reviews/", views.review_list, name="reviews"),
     path("reviews/<id:pk>/", views.review_detail, name="review"),
+    path("reviews/<id:pk>/save/", views.review_save, name="review-save"),
+    path("reviews/<id:pk>/submit/", views.review_submit, name="review-submit"),
+    path("reviews/<id:pk>/decide/", views.review_decide, name="review-decide"),
+    path("reviews/<id:pk>/comment/", views.review_comment, name="review-comment"),
+    path("reviews/<id:pk>/withdraw/", views.review_withdraw, name="review-withdraw"),
+    path("reviews/<id:pk>/report/", views.review_report, name="review-report"),
     path("versions/<id:pk>/reviews/new/", views.review_create, name="review-create"),
     path("reports/<id:pk>/download/", views.report_download, name="report-download"),
 ]

@@ -3,14 +3,18 @@ service or query, and renders."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from governance.access import roles_in
+from governance.access import roles_in, webhooks_managed_by
 from governance.downloads import report_file
 from governance.errors import GovernanceError
 from governance.forms import (
@@ -34,7 +38,6 @@ from governance.models import (
     Project,
     RegisteredModel,
     Run,
-    Webhook,
 )
 from governance.queries import history_of, project_history, recent_gate_decisions, reviews_waiting_for
 from governance.services import audit, footprints, notifications, registry, release_gate, reports, reviews, tokens
@@ -78,7 +81,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "project": project,
         "budgets": [budget_status(b) for b in project.budgets.select_related("model_version")],
         "history": project_history(project.pk),
-        "webhooks": project.webhooks.prefetch_related("deliveries") if project.owner_id == request.user.pk else [],
+        "webhooks": webhooks_managed_by(request.user).filter(project=project).prefetch_related("deliveries"),
         "models": project.models.prefetch_related("versions"),
         "memberships": project.memberships.select_related("user").prefetch_related("roles"),
         "my_roles": sorted(role.label for role in roles_in(request.user, project)),
@@ -156,7 +159,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
     """The test-delivery button: sends a ping now and shows the outcome."""
-    hook = get_object_or_404(Webhook.objects.filter(project__owner=request.user), pk=pk)
+    hook = get_object_or_404(webhooks_managed_by(request.user), pk=pk)
     delivery = notifications.test_delivery(webhook=hook)
     level = messages.SUCCESS if delivery.state == "delivered" else messages.ERROR
     messages.add_message(
@@ -201,53 +204,17 @@ def _visible_review(request: HttpRequest, pk: int) -> ImpactReview:
     )
 
 
-@login_required
-def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The author edits and submits; reviewers decide; everyone in the project comments."""
-    review = _visible_review(request, pk)
-    form = ReviewForm(initial={name: getattr(review, name) for name in REVIEW_SECTIONS})
-    decision_form, comment_form = DecisionForm(), CommentForm()
-    action = request.POST.get("action")
-    try:
-        if request.method == "POST" and action in ("save", "submit"):
-            form = ReviewForm(request.POST)
-            if form.is_valid():
-                reviews.update_review(review=review, actor=request.user, content=form.cleaned_data)
-                if action == "submit":
-                    reviews.submit_review(review=review, actor=request.user)
-                messages.success(request, "Submitted for sign-off." if action == "submit" else "Draft saved.")
-                return redirect("review", pk=review.pk)
-        elif request.method == "POST" and action == "decide":
-            decision_form = DecisionForm(request.POST)
-            if decision_form.is_valid():
-                reviews.decide(review=review, reviewer=request.user, **decision_form.cleaned_data)
-                messages.success(request, "Decision recorded.")
-                return redirect("review", pk=review.pk)
-        elif request.method == "POST" and action == "comment":
-            comment_form = CommentForm(request.POST)
-            if comment_form.is_valid():
-                reviews.comment(review=review, author=request.user, body=comment_form.cleaned_data["body"])
-                return redirect("review", pk=review.pk)
-        elif request.method == "POST" and action == "report":
-            reports.request_report(review=review, actor=request.user)
-            messages.success(request, "Report requested.")
-            return redirect("review", pk=review.pk)
-        elif request.method == "POST" and action == "withdraw":
-            reviews.withdraw_review(review=review, actor=request.user)
-            return redirect("review", pk=review.pk)
-    except GovernanceError as error:
-        messages.error(request, error.message)
-        if error.field_errors:
-            add_service_errors(form if action in ("save", "submit") else decision_form, error)
+def _review_page(request: HttpRequest, review: ImpactReview, **forms: Any) -> HttpResponse:
+    """The review page; the action views render it again with a form that did not validate."""
     review.refresh_from_db()
+    allowed = reviews.allowed_actions(review, request.user)
     context = {
         "review": review,
         "version": review.model_version,
-        "form": form,
-        "decision_form": decision_form,
-        "comment_form": comment_form,
-        "editable": review.author_id == request.user.pk and review.state in reviews.EDITABLE,
-        "can_decide": review.state in reviews.OPEN and review.author_id != request.user.pk,
+        "form": forms.get("form") or ReviewForm(initial={name: getattr(review, name) for name in REVIEW_SECTIONS}),
+        "decision_form": forms.get("decision_form") or DecisionForm(),
+        "comment_form": forms.get("comment_form") or CommentForm(),
+        "allowed": allowed,
         "missing": [r.label for r in reviews.missing_signoffs(review)] if review.snapshot_digest else [],
         "current": reviews.is_current(review) if review.snapshot_digest else None,
         "decisions": review.decisions.select_related("reviewer"),
@@ -257,7 +224,93 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rendering": review.reports.filter(state__in=[AuditReport.State.QUEUED, AuditReport.State.RENDERING]).exists(),
         "history": AuditEvent.objects.filter(object_type="ImpactReview", object_id=str(review.pk)).order_by("id"),
     }
-    return render(request, "governance/review.html", context)
+    return render(request, "governance/review.html", context, status=400 if forms else 200)
+
+
+@login_required
+def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The author edits and submits; reviewers decide; everyone in the project comments.
+    Each of those is a POST to its own view below."""
+    return _review_page(request, _visible_review(request, pk))
+
+
+def _act(request: HttpRequest, review: ImpactReview, act: Callable[[], Any], done: str = "") -> HttpResponse:
+    """Calls one service; a refusal becomes a message on the review page."""
+    try:
+        act()
+    except GovernanceError as error:
+        messages.error(request, error.message)
+    else:
+        if done:
+            messages.success(request, done)
+    return redirect("review", pk=review.pk)
+
+
+@login_required
+@require_POST
+def review_save(request: HttpRequest, pk: int) -> HttpResponse:
+    review, form = _visible_review(request, pk), ReviewForm(request.POST)
+    if not form.is_valid():
+        return _review_page(request, review, form=form)
+    return _act(
+        request,
+        review,
+        lambda: reviews.update_review(review=review, actor=request.user, content=form.cleaned_data),
+        "Draft saved.",
+    )
+
+
+@login_required
+@require_POST
+def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Saves the assessment as posted, then submits it (the form's second button)."""
+    review, form = _visible_review(request, pk), ReviewForm(request.POST)
+    if not form.is_valid():
+        return _review_page(request, review, form=form)
+
+    def save_and_submit() -> None:
+        with transaction.atomic():
+            reviews.update_review(review=review, actor=request.user, content=form.cleaned_data)
+            reviews.submit_review(review=review, actor=request.user)
+
+    return _act(request, review, save_and_submit, "Submitted for sign-off.")
+
+
+@login_required
+@require_POST
+def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    review, form = _visible_review(request, pk), DecisionForm(request.POST)
+    if not form.is_valid():
+        return _review_page(request, review, decision_form=form)
+    return _act(
+        request,
+        review,
+        lambda: reviews.decide(review=review, reviewer=request.user, **form.cleaned_data),
+        "Decision recorded.",
+    )
+
+
+@login_required
+@require_POST
+def review_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    review, form = _visible_review(request, pk), CommentForm(request.POST)
+    if not form.is_valid():
+        return _review_page(request, review, comment_form=form)
+    return _act(request, review, lambda: reviews.comment(review=review, author=request.user, **form.cleaned_data))
+
+
+@login_required
+@require_POST
+def review_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    review = _visible_review(request, pk)
+    return _act(request, review, lambda: reviews.withdraw_review(review=review, actor=request.user), "Withdrawn.")
+
+
+@login_required
+@require_POST
+def review_report(request: HttpRequest, pk: int) -> HttpResponse:
+    review = _visible_review(request, pk)
+    return _act(request, review, lambda: reports.request_report(review=review, actor=request.user), "Report requested.")
 
 
 @login_required

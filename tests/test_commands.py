@@ -31,3 +31,30 @@ def test_seed_demo_refuses_without_debug(db, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("seed_demo")
+
+
+def _start(**env):
+    """Starts Django in a fresh interpreter, as `manage.py` would, with these settings."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL")}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_startup_stops_without_a_secret_key_in_production():
+    started = _start(DEBUG="0", AUDIT_CHAIN_KEY="k" * 50, ALLOWED_HOSTS="greenlight.example")
+    assert started.returncode != 0 and "SECRET_KEY must be set when DEBUG is off." in started.stderr
+    assert "started" in _start(DEBUG="1").stdout
+
+
+def test_startup_stops_on_a_database_other_than_postgresql():
+    started = _start(DEBUG="1", DATABASE_URL="sqlite:///greenlight.db")
+    assert started.returncode != 0 and "DATABASE_URL must point at PostgreSQL" in started.stderr

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import StrictSerializer
-from governance.access import require_visible
+from governance.access import require_visible, webhooks_managed_by
 from governance.api import serializers as s
 from governance.downloads import KINDS, report_file
 from governance.models import (
@@ -301,7 +301,7 @@ class WebhookListView(RegistryView, generics.ListAPIView):  # type: ignore[type-
     def get_queryset(self) -> QuerySet[Webhook]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Webhook.objects.none()
-        return Webhook.objects.filter(project__owner=self.request.user)
+        return webhooks_managed_by(self.request.user)
 
     @extend_schema(request=s.WebhookInput, responses={201: s.WebhookSecretOutput})
     def post(self, request: Request) -> Response:
@@ -317,7 +317,7 @@ class WebhookRotateSecretView(RegistryView):
     @extend_schema(request=None, responses={200: s.WebhookSecretOutput})
     def post(self, request: Request, pk: int) -> Response:
         """A new signing secret, shown once; the old one keeps signing (a second signature) for 24 hours."""
-        hook = generics.get_object_or_404(Webhook.objects.filter(project__owner=request.user), pk=pk)
+        hook = generics.get_object_or_404(webhooks_managed_by(request.user), pk=pk)
         return Response(s.WebhookSecretOutput(notifications.rotate_secret(webhook=hook, actor=request.user)).data)
 
 
@@ -327,12 +327,14 @@ class WebhookDeliveriesView(RegistryView, generics.ListAPIView):  # type: ignore
     def get_queryset(self) -> QuerySet[WebhookDelivery]:
         if getattr(self, "swagger_fake_view", False):
             return WebhookDelivery.objects.none()
-        return WebhookDelivery.objects.filter(webhook__project__owner=self.request.user, webhook_id=self.kwargs["pk"])
+        return WebhookDelivery.objects.filter(
+            webhook__in=webhooks_managed_by(self.request.user), webhook_id=self.kwargs["pk"]
+        )
 
     @extend_schema(request=None, responses={201: s.DeliveryOutput})
     def post(self, request: Request, pk: int) -> Response:
         """Sends a test delivery now and shows how it went."""
-        hook = generics.get_object_or_404(Webhook.objects.filter(project__owner=request.user), pk=pk)
+        hook = generics.get_object_or_404(webhooks_managed_by(request.user), pk=pk)
         return Response(
             s.DeliveryOutput(notifications.test_delivery(webhook=hook)).data, status=status.HTTP_201_CREATED
         )

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.db import transaction
 
-from governance.access import require_role
-from governance.models import Budget, Project, Role, Run
+from governance.access import require_budget_setter
+from governance.models import Budget, Project, Run
 from governance.services import audit
 from governance.services.footprints import run_footprint
 from governance.services.notifications import notify
@@ -87,9 +87,7 @@ def check_budgets(*, project: Project) -> list[BudgetStatus]:
 
 @transaction.atomic
 def create_budget(*, project: Project, actor: Any, **fields: Any) -> Budget:
-    """Budgets are set by the project's owner or a sustainability officer."""
-    if project.owner_id != actor.pk:
-        require_role(actor, project, Role.SUSTAINABILITY_OFFICER)
+    require_budget_setter(actor, project)
     budget = Budget.objects.create(project=project, **fields)
     audit.record(
         actor=actor,

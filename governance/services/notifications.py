@@ -20,7 +20,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook as Signer
 
 from config import outbound
-from governance.errors import GovernanceError, NotPermitted
+from governance.access import require_owner
+from governance.errors import GovernanceError
 from governance.models import Membership, Project, Role, Webhook, WebhookDelivery
 from governance.services import audit
 
@@ -119,8 +120,7 @@ def test_delivery(*, webhook: Webhook) -> WebhookDelivery:
 @transaction.atomic
 def add_webhook(*, project: Project, actor: Any, url: str, secret: str | None = None) -> Webhook:
     """Registers a receiver; a secret is generated unless one of the whsec_ form is given."""
-    if project.owner_id != actor.pk:
-        raise NotPermitted(f"Only the owner of project '{project.slug}' manages its webhooks.")
+    require_owner(actor, project, "manages its webhooks")
     check_url(url)
     if secret:
         check_secret(secret)
@@ -133,8 +133,7 @@ def add_webhook(*, project: Project, actor: Any, url: str, secret: str | None = 
 def rotate_secret(*, webhook: Webhook, actor: Any) -> Webhook:
     """A new secret; the old one still signs (a second signature) for OLD_SECRET_VALID,
     so the receiver can switch without missing a delivery."""
-    if webhook.project.owner_id != actor.pk:
-        raise NotPermitted(f"Only the owner of project '{webhook.project.slug}' manages its webhooks.")
+    require_owner(actor, webhook.project, "manages its webhooks")
     webhook.previous_secret, webhook.secret = webhook.secret, new_secret()
     webhook.previous_secret_until = timezone.now() + OLD_SECRET_VALID
     webhook.save(update_fields=["secret", "previous_secret", "previous_secret_until"])

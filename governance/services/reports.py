@@ -20,22 +20,16 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML, default_url_fetcher
 
-from governance.access import require_visible
-from governance.errors import Conflict
 from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
-from governance.services import audit
+from governance.services import audit, reviews
 from lca.charts import line_chart, range_bars
 from lca.uncertainty import Range
-
-REPORTABLE = (ReviewState.SUBMITTED, ReviewState.IN_REVIEW, ReviewState.APPROVED)
 
 
 @transaction.atomic
 def request_report(*, review: ImpactReview, actor: AbstractBaseUser) -> AuditReport:
     review = ImpactReview.objects.select_related("model_version__registered_model__project").get(pk=review.pk)
-    require_visible(actor, review.model_version.project)
-    if review.state not in REPORTABLE:
-        raise Conflict("A report is of a submitted review's snapshot: submit the review first.")
+    reviews.check(review, actor, "report")
     report = AuditReport.objects.create(review=review, snapshot_digest=review.snapshot_digest, requested_by=actor)
     audit.record(
         actor=actor,

@@ -28,6 +28,65 @@ from telemetry import services as telemetry
 
 EDITABLE = (ReviewState.DRAFT, ReviewState.CHANGES_REQUESTED)
 OPEN = (ReviewState.SUBMITTED, ReviewState.IN_REVIEW)
+REPORTABLE = (ReviewState.SUBMITTED, ReviewState.IN_REVIEW, ReviewState.APPROVED)
+FINAL = (ReviewState.APPROVED, ReviewState.REJECTED, ReviewState.WITHDRAWN)
+ACTIONS = ("edit", "submit", "decide", "withdraw", "comment", "report")
+
+
+def _state(review: ImpactReview) -> str:
+    return review.get_state_display().lower()
+
+
+def check(review: ImpactReview, user: AbstractBaseUser, action: str) -> None:
+    """The review's state machine and who may move it: raises the error that explains why
+    `user` cannot take `action` now. Services enforce it; pages show buttons by it."""
+    project = review.model_version.project
+    require_visible(user, project)
+    if action == "edit":
+        if user.pk != review.author_id:
+            raise NotPermitted("Only the review's author edits its assessment.")
+        if review.state not in EDITABLE:
+            raise Conflict(f"A review that is {_state(review)} cannot be edited.")
+    elif action == "submit":
+        require_registry_editor(user, project)
+        _require_person(user, project, "submit")
+        if review.state not in EDITABLE:
+            raise Conflict(f"Only a draft can be submitted; this review is {_state(review)}.")
+    elif action == "decide":
+        _require_person(user, project, "sign off")
+        if review.state not in OPEN:
+            raise Conflict(f"This review is {_state(review)}: there is nothing to decide.")
+        if user.pk in (review.author_id, review.submitted_by_id):
+            raise NotPermitted("Separation of duties: the author or submitter of a review cannot decide on it.")
+        if not roles_in(user, project) & set(required_roles(review)):
+            needed = ", ".join(r.label for r in required_roles(review))
+            raise NotPermitted(f"Deciding on this review needs one of the sign-off roles: {needed}.")
+        if review.decisions.filter(reviewer=user, snapshot_digest=review.snapshot_digest).exists():
+            raise NotPermitted(
+                "Separation of duties: each sign-off is by a different person; you have already decided."
+            )
+    elif action == "withdraw":
+        if user.pk != review.author_id:
+            raise NotPermitted("Only the author withdraws a review.")
+        if review.state in FINAL:
+            raise Conflict(f"A review that is {_state(review)} cannot be withdrawn.")
+    elif action == "report":
+        if review.state not in REPORTABLE:
+            raise Conflict("A report is of a submitted review's snapshot: submit the review first.")
+    elif action != "comment":
+        raise ValueError(f"Unknown review action {action!r}")
+
+
+def allowed_actions(review: ImpactReview, user: AbstractBaseUser) -> set[str]:
+    """What `user` may do with `review` now: the buttons a page shows."""
+    allowed = set()
+    for action in ACTIONS:
+        try:
+            check(review, user, action)
+        except GovernanceError:
+            continue
+        allowed.add(action)
+    return allowed
 
 
 def _require_person(actor: AbstractBaseUser, project: Any, what: str) -> None:
@@ -77,13 +136,8 @@ def create_review(
 @transaction.atomic
 def update_review(*, review: ImpactReview, actor: AbstractBaseUser, content: dict[str, str]) -> ImpactReview:
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
-    if actor.pk != review.author_id:
-        require_visible(actor, review.model_version.project)
-        raise NotPermitted("Only the review's author edits its assessment.")
-    if review.state == ReviewState.CHANGES_REQUESTED:
-        review.state = ReviewState.DRAFT  # editing after a request for changes reopens the draft
-    if review.state != ReviewState.DRAFT:
-        raise Conflict(f"A review that is {review.get_state_display().lower()} cannot be edited.")
+    check(review, actor, "edit")
+    review.state = ReviewState.DRAFT  # editing after a request for changes reopens the draft
     for name in REVIEW_SECTIONS:
         if name in content:
             setattr(review, name, content[name])
@@ -96,10 +150,7 @@ def update_review(*, review: ImpactReview, actor: AbstractBaseUser, content: dic
 def submit_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactReview:
     """Freezes the version's figures into the review and asks for sign-off."""
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
-    require_registry_editor(actor, review.model_version.project)
-    _require_person(actor, review.model_version.project, "submit")
-    if review.state not in EDITABLE:
-        raise Conflict(f"Only a draft can be submitted; this review is {review.get_state_display().lower()}.")
+    check(review, actor, "submit")
     missing = [name for name in ("goal_and_scope", "training_inventory") if not getattr(review, name).strip()]
     if missing:
         raise GovernanceError(
@@ -124,6 +175,13 @@ def submit_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactRev
 
 def required_roles(review: ImpactReview) -> list[Role]:
     return [Role(r) for r in review.model_version.project.signoff_roles]
+
+
+def awaits(review: ImpactReview, user: AbstractBaseUser) -> bool:
+    """Whether the review waits for `user`: they may decide and hold a role whose sign-off is missing."""
+    if review.state not in OPEN or "decide" not in allowed_actions(review, user):
+        return False
+    return bool(set(missing_signoffs(review)) & roles_in(user, review.model_version.project))
 
 
 def missing_signoffs(review: ImpactReview) -> list[Role]:
@@ -152,21 +210,14 @@ def decide(
     require_visible(reviewer, project)
     if by_token:
         raise NotPermitted("API tokens cannot sign off an impact review: sign in to the web pages.")
-    _require_person(reviewer, project, "sign off")
-    if review.state not in OPEN:
-        raise Conflict(f"This review is {review.get_state_display().lower()}: there is nothing to decide.")
+    check(review, reviewer, "decide")
     if not note.strip():
         raise GovernanceError("Every decision carries a note.", field_errors={"note": ["Required."]})
-    if reviewer.pk in (review.author_id, review.submitted_by_id):
-        raise NotPermitted("Separation of duties: the author or submitter of a review cannot decide on it.")
     held = roles_in(reviewer, project) & set(required_roles(review))
     if role is not None:
         held = {r for r in held if r.value == role}
     if not held:
-        needed = ", ".join(r.label for r in required_roles(review))
-        raise NotPermitted(f"Deciding on this review needs one of the sign-off roles: {needed}.")
-    if review.decisions.filter(reviewer=reviewer, snapshot_digest=review.snapshot_digest).exists():
-        raise NotPermitted("Separation of duties: each sign-off is by a different person; you have already decided.")
+        raise NotPermitted(f"You do not hold the role {role} in project '{project.slug}'.")
     open_roles = [r for r in missing_signoffs(review) if r in held]
     chosen = open_roles[0] if open_roles else sorted(held, key=lambda r: r.value)[0]
     ReviewDecision.objects.create(
@@ -197,11 +248,7 @@ def decide(
 @transaction.atomic
 def withdraw_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactReview:
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
-    require_visible(actor, review.model_version.project)
-    if actor.pk != review.author_id:
-        raise NotPermitted("Only the author withdraws a review.")
-    if review.state in (ReviewState.APPROVED, ReviewState.REJECTED, ReviewState.WITHDRAWN):
-        raise Conflict(f"A review that is {review.get_state_display().lower()} cannot be withdrawn.")
+    check(review, actor, "withdraw")
     review.state = ReviewState.WITHDRAWN
     review.save(update_fields=["state"])
     _log(review, actor, "withdrawn")
@@ -210,7 +257,7 @@ def withdraw_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactR
 
 @transaction.atomic
 def comment(*, review: ImpactReview, author: AbstractBaseUser, body: str) -> ReviewComment:
-    require_visible(author, review.model_version.project)
+    check(review, author, "comment")
     if not body.strip():
         raise GovernanceError("A comment needs text.", field_errors={"body": ["Required."]})
     note = ReviewComment.objects.create(review=review, author=author, body=body.strip())

@@ -168,3 +168,31 @@ def test_a_review_frozen_in_the_first_format_stays_current_and_its_report_says_w
     text = pdf_text(bytes(report.pdf)).replace("\n", " ")
     assert "frozen before Greenlight froze the whole inventory" in text and "ft-old" in text
     assert "training energy not in the snapshot" in text
+
+
+def test_a_report_that_fails_to_render_says_why_and_a_new_one_can_be_asked(world, monkeypatch):
+    import pytest
+
+    from governance.services import reports
+
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-fail")
+    review_id = approved_review(team, second_lead, version)
+    author = client_for(team.ml_lead)
+    requested = author.post(f"/api/v1/reviews/{review_id}/reports/").json()
+
+    def out_of_memory(html):
+        raise MemoryError("cannot allocate the page layout")
+
+    monkeypatch.setattr(reports, "render_pdf", out_of_memory)
+    with pytest.raises(MemoryError):
+        render_report(requested["id"])
+    failed = author.get(f"/api/v1/reports/{requested['id']}/").json()
+    assert failed["state"] == "failed" and "cannot allocate the page layout" in failed["error"]
+    answer = author.get(f"/api/v1/reports/{requested['id']}/pdf/")
+    assert answer.status_code == 409 and answer.json()["message"].startswith("The report is failed")
+    assert "report.generated" not in [e.action for e in AuditEvent.objects.filter(object_id=str(requested["id"]))]
+
+    monkeypatch.undo()
+    again = author.post(f"/api/v1/reviews/{review_id}/reports/").json()
+    assert render_report(again["id"]).state == "done"

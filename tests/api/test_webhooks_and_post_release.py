@@ -277,3 +277,23 @@ def test_a_rotated_secret_signs_beside_the_old_one_for_a_day(world, receiver):
     for secret in (created["secret"], rotated["secret"]):
         assert Webhook(secret).verify(body, headers)["event"] == "ping"
     assert client_for(team.officer).post(f"/api/v1/webhooks/{created['id']}/rotate-secret/").status_code == 404
+
+
+def test_a_delivery_gives_up_after_its_retries_and_says_so(world, receiver):
+    from governance.models import WebhookDelivery
+    from governance.services import notifications
+    from governance.tasks import deliver_webhook
+
+    team, *_ = world
+    receiver.status = 503
+    hook = hook_for(team, receiver.url).json()
+    delivery = WebhookDelivery.objects.create(webhook_id=hook["id"], event="ping", payload={"event": "ping"})
+    assert notifications.deliver(delivery) is False  # an early attempt: still pending, to be retried
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts, delivery.last_error) == ("pending", 1, "HTTP 503")
+    last = deliver_webhook.apply(args=[str(delivery.pk)], retries=deliver_webhook.max_retries)  # the last one
+    assert last.get() == "failed"
+    listed = client_for(team.owner).get(f"/api/v1/webhooks/{hook['id']}/deliveries/").json()
+    row = next(d for d in listed["results"] if d["id"] == str(delivery.pk))
+    assert (row["state"], row["attempts"], row["last_error"]) == ("failed", 2, "HTTP 503")
+    assert len(receiver.received) == 2

@@ -69,7 +69,7 @@ def test_author_submits_two_reviewers_approve_gate_allows_report_downloads(
     page.click("text=Start an impact review")
     page.fill("#id_goal_and_scope", "Functional unit: 1,000 tokens. All runs, embodied share, water.")
     page.fill("#id_training_inventory", "One fine-tuning run, measured by telemetry.")
-    page.click("button[value=submit]")
+    page.click("button:has-text('Submit for sign-off')")
     page.wait_for_selector("text=Submitted for sign-off.")
     review = ImpactReview.objects.get(model_version=version)
 
@@ -79,10 +79,10 @@ def test_author_submits_two_reviewers_approve_gate_allows_report_downloads(
         page.click(f"a[href='/reviews/{review.pk}/'] >> nth=0")
         page.check("input[name=verdict][value=approve]")
         page.fill("#id_note", f"Checked by {reviewer.username}.")
-        page.click("button[value=decide]")
+        page.click("button:has-text('Record decision')")
         page.wait_for_selector(f"#review-state:has-text('{state}')")
 
-    page.click("button[value=report]")
+    page.click("button:has-text('Generate a report')")
     page.wait_for_selector("text=download PDF")
     with page.expect_download() as download:
         page.click("text=download PDF")

@@ -1,4 +1,5 @@
-"""One JSON error shape for the whole API: {"message": "...", "errors": {field: [...]}}."""
+"""One JSON error shape for the whole API: {"message": "...", "errors": {field: [...]}}.
+Its own module: DRF's settings import config.api before rest_framework.views exists."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from governance.errors import GovernanceError
+from config.errors import ServiceError
 
 
 def _messages(value: Any) -> list[str]:
@@ -20,7 +21,7 @@ def _messages(value: Any) -> list[str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, GovernanceError):
+    if isinstance(exc, ServiceError):
         return Response({"message": exc.message, "errors": exc.field_errors}, status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
