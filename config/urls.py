@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.api import IdConverter
 
 register_converter(IdConverter, "id")  # before the apps' URLs, which use <id:pk>
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("governance.api.urls")),
     path("", include("lca.api.urls")),
     path("", include("telemetry.api.urls")),

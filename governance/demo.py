@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
@@ -54,7 +54,7 @@ class DemoResult:
     enrolment_token: str
 
 
-def _person(username: str, full_name: str, staff: bool) -> AbstractBaseUser:
+def _person(username: str, full_name: str, staff: bool) -> User:
     User = get_user_model()
     first, _, last = full_name.partition(" ")
     user, created = User.objects.get_or_create(
@@ -126,7 +126,7 @@ def seed_registry() -> DemoResult:
     return DemoResult(logins=logins, token=secret, enrolment_token=enrolment_token)
 
 
-def seed_governance(project: Project, people: dict[str, AbstractBaseUser]) -> None:
+def seed_governance(project: Project, people: dict[str, User]) -> None:
     """Runs (one measured by the demo GPUs, one estimated), budgets, a released version
     with its approved review, and a review waiting for sign-off."""
     if Run.objects.filter(label=DEMO_LABEL).exists():

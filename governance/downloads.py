@@ -18,7 +18,7 @@ def report_file(report: AuditReport, kind: str) -> HttpResponse:
         raise Http404
     name = f"greenlight-review-{report.review_id}-report-{report.pk}"
     if kind == "pdf":
-        response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
+        response = HttpResponse(bytes(report.pdf or b""), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
         response["X-Content-SHA256"] = report.sha256
         return response

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+
+if TYPE_CHECKING:
+    from lca.models import HardwareModel
 
 
 class Role(models.TextChoices):
@@ -133,9 +137,7 @@ class Modality(models.TextChoices):
 
 class VersionStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
-    CANDIDATE = "candidate", "Release candidate"
     RELEASED = "released", "Released"
-    RETIRED = "retired", "Retired"
 
 
 class ModelVersionQuerySet(models.QuerySet["ModelVersion"]):
@@ -268,7 +270,7 @@ class RunStatus(models.TextChoices):
     ABANDONED = "abandoned", "Abandoned"
 
 
-def host_model_field() -> models.ForeignKey:  # type: ignore[type-arg]
+def host_model_field() -> models.ForeignKey[HardwareModel | None, HardwareModel | None]:
     return models.ForeignKey(
         "lca.HardwareModel",
         on_delete=models.PROTECT,

@@ -8,6 +8,7 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -43,7 +44,7 @@ def record_admin_edit(sender: Any, instance: LogEntry, created: bool, **kwargs: 
     webhooks, reference data, …) joins the audit trail, in the admin's own transaction."""
     if not created:
         return
-    model = instance.content_type.model_class() if instance.content_type else None
+    model = ContentType.objects.get_for_id(instance.content_type_id).model_class() if instance.content_type_id else None
     label = f"{model._meta.label_lower}:{instance.object_id}" if model else str(instance.object_id)
     audit.record(
         actor=instance.user,

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -45,8 +46,14 @@ from governance.services.budgets import budget_status
 from lca.charts import line_chart
 
 
+class SignedIn(HttpRequest):
+    """A request to a @login_required view."""
+
+    user: User
+
+
 @login_required
-def registry_home(request: HttpRequest) -> HttpResponse:
+def registry_home(request: SignedIn) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -60,13 +67,13 @@ def registry_home(request: HttpRequest) -> HttpResponse:
     return render(request, "governance/registry.html", {"projects": projects, "form": form})
 
 
-def _visible_project(request: HttpRequest, slug: str) -> Project:
+def _visible_project(request: SignedIn, slug: str) -> Project:
     project = get_object_or_404(Project.objects.visible_to(request.user).select_related("owner"), slug=slug)
     return project
 
 
 @login_required
-def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def project_detail(request: SignedIn, slug: str) -> HttpResponse:
     project = _visible_project(request, slug)
     form = RegisteredModelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -91,7 +98,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def model_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def model_detail(request: SignedIn, slug: str, pk: int) -> HttpResponse:
     project = _visible_project(request, slug)
     model = get_object_or_404(RegisteredModel, project=project, pk=pk)
     base_choices = ModelVersion.objects.filter(registered_model__project=project).select_related("registered_model")
@@ -110,7 +117,7 @@ def model_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @login_required
-def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def version_detail(request: SignedIn, pk: int) -> HttpResponse:
     version = get_object_or_404(
         ModelVersion.objects.visible_to(request.user).select_related("registered_model__project"), pk=pk
     )
@@ -129,7 +136,7 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: SignedIn) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     secret = None
     if request.method == "POST" and form.is_valid():
@@ -146,7 +153,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: SignedIn, pk: int) -> HttpResponse:
     token = ApiToken.objects.filter(user=request.user, pk=pk).first()
     if token is None:
         raise Http404
@@ -157,7 +164,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_test(request: SignedIn, pk: int) -> HttpResponse:
     """The test-delivery button: sends a ping now and shows the outcome."""
     hook = get_object_or_404(webhooks_managed_by(request.user), pk=pk)
     delivery = notifications.test_delivery(webhook=hook)
@@ -174,7 +181,7 @@ def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def review_list(request: HttpRequest) -> HttpResponse:
+def review_list(request: SignedIn) -> HttpResponse:
     visible = ImpactReview.objects.filter(
         model_version__in=ModelVersion.objects.visible_to(request.user)
     ).select_related("model_version__registered_model__project", "author")
@@ -185,7 +192,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_create(request: HttpRequest, pk: int) -> HttpResponse:
+def review_create(request: SignedIn, pk: int) -> HttpResponse:
     version = get_object_or_404(ModelVersion.objects.visible_to(request.user), pk=pk)
     try:
         review = reviews.create_review(version=version, author=request.user)
@@ -195,7 +202,7 @@ def review_create(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("review", pk=review.pk)
 
 
-def _visible_review(request: HttpRequest, pk: int) -> ImpactReview:
+def _visible_review(request: SignedIn, pk: int) -> ImpactReview:
     return get_object_or_404(
         ImpactReview.objects.filter(model_version__in=ModelVersion.objects.visible_to(request.user)).select_related(
             "model_version__registered_model__project", "author", "submitted_by"
@@ -204,7 +211,7 @@ def _visible_review(request: HttpRequest, pk: int) -> ImpactReview:
     )
 
 
-def _review_page(request: HttpRequest, review: ImpactReview, **forms: Any) -> HttpResponse:
+def _review_page(request: SignedIn, review: ImpactReview, **forms: Any) -> HttpResponse:
     """The review page; the action views render it again with a form that did not validate."""
     review.refresh_from_db()
     allowed = reviews.allowed_actions(review, request.user)
@@ -228,13 +235,13 @@ def _review_page(request: HttpRequest, review: ImpactReview, **forms: Any) -> Ht
 
 
 @login_required
-def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def review_detail(request: SignedIn, pk: int) -> HttpResponse:
     """The author edits and submits; reviewers decide; everyone in the project comments.
     Each of those is a POST to its own view below."""
     return _review_page(request, _visible_review(request, pk))
 
 
-def _act(request: HttpRequest, review: ImpactReview, act: Callable[[], Any], done: str = "") -> HttpResponse:
+def _act(request: SignedIn, review: ImpactReview, act: Callable[[], Any], done: str = "") -> HttpResponse:
     """Calls one service; a refusal becomes a message on the review page."""
     try:
         act()
@@ -248,7 +255,7 @@ def _act(request: HttpRequest, review: ImpactReview, act: Callable[[], Any], don
 
 @login_required
 @require_POST
-def review_save(request: HttpRequest, pk: int) -> HttpResponse:
+def review_save(request: SignedIn, pk: int) -> HttpResponse:
     review, form = _visible_review(request, pk), ReviewForm(request.POST)
     if not form.is_valid():
         return _review_page(request, review, form=form)
@@ -262,7 +269,7 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def review_submit(request: SignedIn, pk: int) -> HttpResponse:
     """Saves the assessment as posted, then submits it (the form's second button)."""
     review, form = _visible_review(request, pk), ReviewForm(request.POST)
     if not form.is_valid():
@@ -278,7 +285,7 @@ def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def review_decide(request: SignedIn, pk: int) -> HttpResponse:
     review, form = _visible_review(request, pk), DecisionForm(request.POST)
     if not form.is_valid():
         return _review_page(request, review, decision_form=form)
@@ -292,7 +299,7 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_comment(request: HttpRequest, pk: int) -> HttpResponse:
+def review_comment(request: SignedIn, pk: int) -> HttpResponse:
     review, form = _visible_review(request, pk), CommentForm(request.POST)
     if not form.is_valid():
         return _review_page(request, review, comment_form=form)
@@ -301,20 +308,20 @@ def review_comment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def review_withdraw(request: SignedIn, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
     return _act(request, review, lambda: reviews.withdraw_review(review=review, actor=request.user), "Withdrawn.")
 
 
 @login_required
 @require_POST
-def review_report(request: HttpRequest, pk: int) -> HttpResponse:
+def review_report(request: SignedIn, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
     return _act(request, review, lambda: reports.request_report(review=review, actor=request.user), "Report requested.")
 
 
 @login_required
-def report_download(request: HttpRequest, pk: int) -> HttpResponse:
+def report_download(request: SignedIn, pk: int) -> HttpResponse:
     report = get_object_or_404(
         AuditReport.objects.filter(
             review__model_version__in=ModelVersion.objects.visible_to(request.user), state=AuditReport.State.DONE
@@ -325,7 +332,7 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: SignedIn) -> HttpResponse:
     versions = list(ModelVersion.objects.visible_to(request.user).filter(runs__isnull=False).distinct())
     months = footprints.carbon_by_month(versions)
     points_kwh = [(float(i), kwh) for i, (_, kwh, _) in enumerate(months)]

@@ -195,6 +195,7 @@ def import_grid_file(path: Path, *, basis: str = Basis.LIFECYCLE, source: str | 
                     region=region, hour=r.hour, intensity_g_per_kwh=r.value, basis=basis, source=source[:200]
                 )
                 for r in series
+                if r.hour is not None  # every reading of an hourly series has its hour
             ],
             update_conflicts=True,
             unique_fields=["region", "hour"],

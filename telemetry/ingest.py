@@ -250,7 +250,7 @@ def _staging_text(
     names = tuple(FIELDS)
     for i, sample in enumerate(samples):
         if type(sample) is dict:
-            values = tuple(map(sample.get, names))
+            values: tuple[Any, ...] = tuple(map(sample.get, names))
             line = _line_format(tuple(map(type, values)))
             device = devices.get(values[0]) if line is not None else None  # a str: the format checked it
             if line is not None and device is not None:
@@ -268,7 +268,7 @@ def _staging_text(
 
 def _days(samples: list[Any], oldest_s: float, latest_s: float) -> set[date]:
     """The days the storable samples fall on, whose partitions must exist before the insert."""
-    stamps = {s.get("ts") for s in samples if type(s) is dict}
+    stamps: set[Any] = {s.get("ts") for s in samples if type(s) is dict}
     return {
         datetime.fromtimestamp(day * 86400, UTC).date()
         for day in {ts // 86400 for ts in stamps if type(ts) in (int, float) and oldest_s <= ts <= latest_s}

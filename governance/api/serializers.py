@@ -40,8 +40,8 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[t
     outsider gets 'does not exist' and learns nothing."""
 
     def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset()
-        return queryset.visible_to(self.context["request"].user)
+        queryset: Any = super().get_queryset()  # a manager with visible_to(), given in the field's queryset
+        return queryset.visible_to(self.context["request"].user)  # type: ignore[no-any-return]
 
 
 # --- input ---
@@ -164,11 +164,15 @@ def host_input() -> serializers.SlugRelatedField:  # type: ignore[type-arg]
 class RunInput(StrictSerializer):
     model_version = VisibleRelatedField(queryset=ModelVersion.objects.all())
     stage = serializers.ChoiceField(choices=Stage.choices)
-    facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
-    hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
+    facility: serializers.SlugRelatedField[Facility] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Facility.objects.all()
+    )
+    hardware: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=HardwareModel.objects.all()
+    )
     host = host_input()
     accelerator_count = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
-    label = serializers.CharField(max_length=200)
+    label = serializers.CharField(max_length=200)  # type: ignore[assignment]  # named like a Field attribute
     estimate = serializers.DictField(required=False, allow_null=True, help_text="A POST /estimates/ body.")
     started_at = serializers.DateTimeField(required=False)
 
@@ -185,11 +189,15 @@ class NoteInput(StrictSerializer):
 class DeploymentInput(StrictSerializer):
     model_version = VisibleRelatedField(queryset=ModelVersion.objects.all())
     name = serializers.CharField(max_length=200)
-    facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all())
-    hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all())
+    facility: serializers.SlugRelatedField[Facility] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Facility.objects.all()
+    )
+    hardware: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=HardwareModel.objects.all()
+    )
     host = host_input()
     accelerator_count = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
-    label = serializers.CharField(max_length=200)
+    label = serializers.CharField(max_length=200)  # type: ignore[assignment]  # named like a Field attribute
     started_at = serializers.DateTimeField(required=False)
     expected_tokens_per_month = serializers.FloatField(min_value=0, required=False, allow_null=True)
 
@@ -259,9 +267,11 @@ class CommentInput(StrictSerializer):
 
 
 class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
-    facility = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    hardware = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    host = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    facility: serializers.SlugRelatedField[Facility] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    hardware: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    host: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Run
@@ -283,9 +293,11 @@ class RunOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class DeploymentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
-    facility = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    hardware = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    host = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    facility: serializers.SlugRelatedField[Facility] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    hardware: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    host: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Deployment

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,6 +50,14 @@ class RegistryView(generics.GenericAPIView):  # type: ignore[type-arg]
     scope_read = TokenScope.REGISTRY_READ
     scope_write = TokenScope.REGISTRY_WRITE
 
+    @property
+    def person(self) -> User:
+        """The signed-in user or token owner (TokenScopes lets nobody else through)."""
+        user = self.request.user
+        if not isinstance(user, User):
+            raise exceptions.NotAuthenticated()
+        return user
+
     def validated(self, serializer_class: type[StrictSerializer], *, partial: bool = False) -> dict[str, Any]:
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), partial=partial)
         serializer.is_valid(raise_exception=True)
@@ -65,7 +74,7 @@ class ProjectListView(RegistryView, generics.ListAPIView):  # type: ignore[type-
 
     @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
     def post(self, request: Request) -> Response:
-        project = registry.create_project(owner=request.user, **self.validated(s.ProjectInput))
+        project = registry.create_project(owner=self.person, **self.validated(s.ProjectInput))
         return Response(s.ProjectOutput(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -78,7 +87,7 @@ class ProjectDetailView(RegistryView, generics.RetrieveAPIView):  # type: ignore
     @extend_schema(request=s.ProjectInput, responses={200: s.ProjectOutput})
     def patch(self, request: Request, pk: int) -> Response:
         changes = self.validated(s.ProjectInput, partial=True)
-        project = registry.update_project(project=self.get_object(), actor=request.user, changes=changes)
+        project = registry.update_project(project=self.get_object(), actor=self.person, changes=changes)
         return Response(s.ProjectOutput(project).data)
 
 
@@ -101,7 +110,7 @@ class MembershipListView(RegistryView, generics.ListAPIView):  # type: ignore[ty
         """Sets a member's roles in the project (owner only); an empty list removes the member."""
         data = self.validated(s.MembershipInput)
         membership = registry.set_membership(
-            project=self.project(), actor=request.user, user=data["username"], roles=data["roles"]
+            project=self.project(), actor=self.person, user=data["username"], roles=data["roles"]
         )
         if membership is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -118,7 +127,7 @@ class RegisteredModelListView(RegistryView, generics.ListAPIView):  # type: igno
 
     @extend_schema(request=s.RegisteredModelInput, responses={201: s.RegisteredModelOutput})
     def post(self, request: Request) -> Response:
-        model = registry.register_model(actor=request.user, **self.validated(s.RegisteredModelInput))
+        model = registry.register_model(actor=self.person, **self.validated(s.RegisteredModelInput))
         return Response(s.RegisteredModelOutput(model).data, status=status.HTTP_201_CREATED)
 
 
@@ -131,7 +140,7 @@ class RegisteredModelDetailView(RegistryView, generics.RetrieveAPIView):  # type
     @extend_schema(request=s.RegisteredModelUpdate, responses={200: s.RegisteredModelOutput})
     def patch(self, request: Request, pk: int) -> Response:
         changes = self.validated(s.RegisteredModelUpdate, partial=True)
-        model = registry.update_model(model=self.get_object(), actor=request.user, changes=changes)
+        model = registry.update_model(model=self.get_object(), actor=self.person, changes=changes)
         return Response(s.RegisteredModelOutput(model).data)
 
 
@@ -154,7 +163,7 @@ class ModelVersionListView(RegistryView, generics.ListAPIView):  # type: ignore[
 
     @extend_schema(request=s.ModelVersionInput, responses={201: s.ModelVersionOutput})
     def post(self, request: Request) -> Response:
-        version = registry.register_version(actor=request.user, **self.validated(s.ModelVersionInput))
+        version = registry.register_version(actor=self.person, **self.validated(s.ModelVersionInput))
         return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -169,7 +178,7 @@ class ModelVersionDetailView(ModelVersionBase, generics.RetrieveAPIView):  # typ
     @extend_schema(request=s.ModelVersionUpdate, responses={200: s.ModelVersionOutput})
     def patch(self, request: Request, pk: int) -> Response:
         changes = self.validated(s.ModelVersionUpdate, partial=True)
-        version = registry.update_version(version=self.get_object(), actor=request.user, changes=changes)
+        version = registry.update_version(version=self.get_object(), actor=self.person, changes=changes)
         return Response(s.ModelVersionOutput(version).data)
 
 
@@ -191,7 +200,7 @@ class RunListView(RunBase, generics.ListAPIView):  # type: ignore[type-arg]
     @extend_schema(request=s.RunInput, responses={201: s.RunOutput})
     def post(self, request: Request) -> Response:
         data = self.validated(s.RunInput)
-        run = runs.open_run(version=data.pop("model_version"), actor=request.user, **data)
+        run = runs.open_run(version=data.pop("model_version"), actor=self.person, **data)
         return Response(s.RunOutput(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -207,7 +216,7 @@ class RunDetailView(RunBase, generics.RetrieveAPIView):  # type: ignore[type-arg
 class RunCloseView(RunBase):
     @extend_schema(request=s.CloseRunInput, responses={200: s.RunOutput})
     def post(self, request: Request, pk: int) -> Response:
-        run = runs.close_run(run=self.get_object(), actor=request.user, **self.validated(s.CloseRunInput))
+        run = runs.close_run(run=self.get_object(), actor=self.person, **self.validated(s.CloseRunInput))
         return Response(s.RunOutput(run).data)
 
 
@@ -215,7 +224,7 @@ class RunCoverageExceptionView(RunBase):
     @extend_schema(request=s.NoteInput, responses={200: s.RunOutput})
     def post(self, request: Request, pk: int) -> Response:
         run = runs.grant_coverage_exception(
-            run=self.get_object(), actor=request.user, note=self.validated(s.NoteInput)["note"]
+            run=self.get_object(), actor=self.person, note=self.validated(s.NoteInput)["note"]
         )
         return Response(s.RunOutput(run).data)
 
@@ -233,14 +242,14 @@ class DeploymentListView(DeploymentBase, generics.ListAPIView):  # type: ignore[
     @extend_schema(request=s.DeploymentInput, responses={201: s.DeploymentOutput})
     def post(self, request: Request) -> Response:
         data = self.validated(s.DeploymentInput)
-        deployment = runs.open_deployment(version=data.pop("model_version"), actor=request.user, **data)
+        deployment = runs.open_deployment(version=data.pop("model_version"), actor=self.person, **data)
         return Response(s.DeploymentOutput(deployment).data, status=status.HTTP_201_CREATED)
 
 
 class UsageView(DeploymentBase):
     @extend_schema(request=s.UsageInput, responses={201: dict})
     def post(self, request: Request, pk: int) -> Response:
-        report = runs.record_usage(deployment=self.get_object(), actor=request.user, **self.validated(s.UsageInput))
+        report = runs.record_usage(deployment=self.get_object(), actor=self.person, **self.validated(s.UsageInput))
         return Response({"id": report.pk}, status=status.HTTP_201_CREATED)
 
 
@@ -257,7 +266,7 @@ class ReleaseGateView(ModelVersionBase):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Whether this version may be released now, one finding per rule."""
-        decision = release_gate.evaluate_release_gate(version=self.get_object(), actor=request.user)
+        decision = release_gate.evaluate_release_gate(version=self.get_object(), actor=self.person)
         return Response(decision.as_dict())
 
 
@@ -268,7 +277,7 @@ class ReleaseView(ModelVersionBase):
     def post(self, request: Request, pk: int) -> Response:
         """Releases the version when the gate allows it; otherwise 409 with the findings."""
         try:
-            version, decision = release_gate.release_version(version=self.get_object(), actor=request.user)
+            version, decision = release_gate.release_version(version=self.get_object(), actor=self.person)
         except release_gate.GateClosed as closed:
             return Response(
                 {"message": closed.message, "errors": {}, **closed.decision.as_dict()}, status=status.HTTP_409_CONFLICT
@@ -289,7 +298,7 @@ class BudgetListView(RegistryView, generics.ListAPIView):  # type: ignore[type-a
     @extend_schema(request=s.BudgetInput, responses={201: s.BudgetOutput})
     def post(self, request: Request) -> Response:
         data = self.validated(s.BudgetInput)
-        budget = budgets.create_budget(project=data.pop("project"), actor=request.user, **data)
+        budget = budgets.create_budget(project=data.pop("project"), actor=self.person, **data)
         budgets.check_budgets(project=budget.project)
         budget.refresh_from_db()
         return Response(s.BudgetOutput(budget).data, status=status.HTTP_201_CREATED)
@@ -308,7 +317,7 @@ class WebhookListView(RegistryView, generics.ListAPIView):  # type: ignore[type-
         """Registers a receiver; the answer shows its signing secret, once."""
         data = self.validated(s.WebhookInput)
         hook = notifications.add_webhook(
-            project=data["project"], actor=request.user, url=data["url"], secret=data.get("secret")
+            project=data["project"], actor=self.person, url=data["url"], secret=data.get("secret")
         )
         return Response(s.WebhookSecretOutput(hook).data, status=status.HTTP_201_CREATED)
 
@@ -318,7 +327,7 @@ class WebhookRotateSecretView(RegistryView):
     def post(self, request: Request, pk: int) -> Response:
         """A new signing secret, shown once; the old one keeps signing (a second signature) for 24 hours."""
         hook = generics.get_object_or_404(webhooks_managed_by(request.user), pk=pk)
-        return Response(s.WebhookSecretOutput(notifications.rotate_secret(webhook=hook, actor=request.user)).data)
+        return Response(s.WebhookSecretOutput(notifications.rotate_secret(webhook=hook, actor=self.person)).data)
 
 
 class WebhookDeliveriesView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]
@@ -360,7 +369,7 @@ class ReviewListView(ReviewBase, generics.ListAPIView):  # type: ignore[type-arg
     @extend_schema(request=s.ReviewInput, responses={201: s.ReviewOutput})
     def post(self, request: Request) -> Response:
         data = self.validated(s.ReviewInput)
-        review = reviews.create_review(version=data.pop("model_version"), author=request.user, **data)
+        review = reviews.create_review(version=data.pop("model_version"), author=self.person, **data)
         return Response(s.ReviewOutput(review).data, status=status.HTTP_201_CREATED)
 
 
@@ -368,7 +377,7 @@ class ReviewDetailView(ReviewBase, generics.RetrieveAPIView):  # type: ignore[ty
     @extend_schema(request=s.ReviewUpdate, responses={200: s.ReviewOutput})
     def patch(self, request: Request, pk: int) -> Response:
         review = reviews.update_review(
-            review=self.get_object(), actor=request.user, content=self.validated(s.ReviewUpdate, partial=True)
+            review=self.get_object(), actor=self.person, content=self.validated(s.ReviewUpdate, partial=True)
         )
         return Response(s.ReviewOutput(review).data)
 
@@ -376,13 +385,13 @@ class ReviewDetailView(ReviewBase, generics.RetrieveAPIView):  # type: ignore[ty
 class ReviewSubmitView(ReviewBase):
     @extend_schema(request=None, responses={200: s.ReviewOutput})
     def post(self, request: Request, pk: int) -> Response:
-        return Response(s.ReviewOutput(reviews.submit_review(review=self.get_object(), actor=request.user)).data)
+        return Response(s.ReviewOutput(reviews.submit_review(review=self.get_object(), actor=self.person)).data)
 
 
 class ReviewWithdrawView(ReviewBase):
     @extend_schema(request=None, responses={200: s.ReviewOutput})
     def post(self, request: Request, pk: int) -> Response:
-        return Response(s.ReviewOutput(reviews.withdraw_review(review=self.get_object(), actor=request.user)).data)
+        return Response(s.ReviewOutput(reviews.withdraw_review(review=self.get_object(), actor=self.person)).data)
 
 
 class ReviewDecisionView(ReviewBase):
@@ -390,7 +399,7 @@ class ReviewDecisionView(ReviewBase):
     def post(self, request: Request, pk: int) -> Response:
         data = self.validated(s.DecisionInput)
         by_token = isinstance(request.auth, ApiToken)
-        review = reviews.decide(review=self.get_object(), reviewer=request.user, by_token=by_token, **data)
+        review = reviews.decide(review=self.get_object(), reviewer=self.person, by_token=by_token, **data)
         return Response(s.ReviewOutput(review).data)
 
 
@@ -402,7 +411,7 @@ class ReviewCommentView(ReviewBase):
     @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput})
     def post(self, request: Request, pk: int) -> Response:
         note = reviews.comment(
-            review=self.get_object(), author=request.user, body=self.validated(s.CommentInput)["body"]
+            review=self.get_object(), author=self.person, body=self.validated(s.CommentInput)["body"]
         )
         return Response(s.CommentOutput(note).data, status=status.HTTP_201_CREATED)
 
@@ -435,7 +444,7 @@ class ReportRequestView(ReviewBase):
     @extend_schema(request=None, responses={202: s.ReportOutput})
     def post(self, request: Request, pk: int) -> Response:
         """Queues a PDF audit report of the review's snapshot; poll the report for progress."""
-        report = reports.request_report(review=self.get_object(), actor=request.user)
+        report = reports.request_report(review=self.get_object(), actor=self.person)
         report.refresh_from_db()  # rendered already when tasks run eagerly
         return Response(s.ReportOutput(report).data, status=status.HTTP_202_ACCEPTED)
 

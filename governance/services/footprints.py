@@ -43,7 +43,7 @@ class RunFootprint:
 def _measured(energy: queries.Energy, hours: float, common: dict[str, Any]) -> EstimateRequest:
     """Telemetry's accelerator energy, plus the hosts' own (RAPL) where they reported it;
     where they did not, lca adds the estimated host share with its range and source."""
-    host = {}
+    host: dict[str, Any] = {}
     if energy.host_devices:
         host = {
             "host_energy_kwh": E(energy.host_energy_kwh),
@@ -70,7 +70,7 @@ def run_footprint(run: Run) -> RunFootprint:
     energy = queries.energy(
         start=run.started_at - timedelta(minutes=1), end=end + timedelta(minutes=1), labels=[run.label]
     )
-    common = {
+    common: dict[str, Any] = {
         "hardware": run.hardware,
         "facility": run.facility,
         "accelerator_count": run.accelerator_count,
@@ -127,7 +127,7 @@ def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
             "No telemetry energy in the usage windows: per-token footprint unknown.",
         )
     hours = (end - start).total_seconds() / 3600 * deployment.accelerator_count
-    common = {
+    common: dict[str, Any] = {
         "hardware": deployment.hardware,
         "facility": deployment.facility,
         "accelerator_count": deployment.accelerator_count,
@@ -339,7 +339,7 @@ def _model_card(footprint: VersionFootprint) -> dict[str, Any]:
 
 
 # The keys of the first snapshot format, which reviews frozen before the second keep.
-LEGACY_KEYS = ("version", "totals", "runs", "per_1k_tokens_kgco2e", "per_1k_tokens_definition")
+LEGACY_KEYS: tuple[str, ...] = ("version", "totals", "runs", "per_1k_tokens_kgco2e", "per_1k_tokens_definition")
 LEGACY_KEYS += ("projected_per_1k_tokens_kgco2e", "projected_per_1k_tokens_definition", "per_request_kgco2e")
 LEGACY_RUN_KEYS = ("run", "label", "status", "source", "coverage", "location_based_kgco2e", "facility_energy_kwh")
 SNAPSHOT_FORMAT = 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 
 from governance.access import require_owner, require_registry_editor, require_visible
@@ -39,7 +39,7 @@ def role_group(role: Role) -> Group:
 
 
 @transaction.atomic
-def create_project(*, owner: AbstractBaseUser, name: str, slug: str, description: str = "") -> Project:
+def create_project(*, owner: User, name: str, slug: str, description: str = "") -> Project:
     if Project.objects.filter(slug=slug).exists():
         raise Conflict("A project with this slug already exists.", field_errors={"slug": ["Already taken."]})
     project = Project.objects.create(owner=owner, name=name, slug=slug, description=description)
@@ -50,7 +50,7 @@ def create_project(*, owner: AbstractBaseUser, name: str, slug: str, description
 
 
 @transaction.atomic
-def update_project(*, project: Project, actor: AbstractBaseUser, changes: dict[str, Any]) -> Project:
+def update_project(*, project: Project, actor: User, changes: dict[str, Any]) -> Project:
     require_owner(actor, project)
     if "slug" in changes and Project.objects.exclude(pk=project.pk).filter(slug=changes["slug"]).exists():
         raise Conflict("A project with this slug already exists.", field_errors={"slug": ["Already taken."]})
@@ -63,9 +63,7 @@ def update_project(*, project: Project, actor: AbstractBaseUser, changes: dict[s
 
 
 @transaction.atomic
-def set_membership(
-    *, project: Project, actor: AbstractBaseUser, user: AbstractBaseUser, roles: list[Role]
-) -> Membership | None:
+def set_membership(*, project: Project, actor: User, user: User, roles: list[Role]) -> Membership | None:
     """Gives `user` exactly `roles` in `project`; an empty list removes the member."""
     require_owner(actor, project)
     payload = {"user": user.get_username(), "roles": sorted(str(r) for r in roles)}
@@ -86,7 +84,7 @@ def set_membership(
 
 
 @transaction.atomic
-def register_model(*, project: Project, actor: AbstractBaseUser, name: str, description: str = "") -> RegisteredModel:
+def register_model(*, project: Project, actor: User, name: str, description: str = "") -> RegisteredModel:
     require_registry_editor(actor, project)
     if RegisteredModel.objects.filter(project=project, name=name).exists():
         raise Conflict(
@@ -98,7 +96,7 @@ def register_model(*, project: Project, actor: AbstractBaseUser, name: str, desc
 
 
 @transaction.atomic
-def update_model(*, model: RegisteredModel, actor: AbstractBaseUser, changes: dict[str, Any]) -> RegisteredModel:
+def update_model(*, model: RegisteredModel, actor: User, changes: dict[str, Any]) -> RegisteredModel:
     require_registry_editor(actor, model.project)
     name = changes.get("name", model.name)
     if RegisteredModel.objects.exclude(pk=model.pk).filter(project=model.project, name=name).exists():
@@ -113,7 +111,7 @@ def update_model(*, model: RegisteredModel, actor: AbstractBaseUser, changes: di
     return model
 
 
-def _check_version_fields(version: ModelVersion, actor: AbstractBaseUser) -> None:
+def _check_version_fields(version: ModelVersion, actor: User) -> None:
     errors: dict[str, list[str]] = {}
     base = version.base_version
     if base is not None:
@@ -135,7 +133,7 @@ def _check_version_fields(version: ModelVersion, actor: AbstractBaseUser) -> Non
 
 
 @transaction.atomic
-def register_version(*, registered_model: RegisteredModel, actor: AbstractBaseUser, **fields: Any) -> ModelVersion:
+def register_version(*, registered_model: RegisteredModel, actor: User, **fields: Any) -> ModelVersion:
     """Registers a new version of `registered_model` with its lineage; it starts as a draft."""
     require_registry_editor(actor, registered_model.project)
     unknown = set(fields) - {"version", *VERSION_EDITABLE_FIELDS}
@@ -169,7 +167,7 @@ def register_version(*, registered_model: RegisteredModel, actor: AbstractBaseUs
 
 
 @transaction.atomic
-def update_version(*, version: ModelVersion, actor: AbstractBaseUser, changes: dict[str, Any]) -> ModelVersion:
+def update_version(*, version: ModelVersion, actor: User, changes: dict[str, Any]) -> ModelVersion:
     require_registry_editor(actor, version.project)
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
     if version.status == VersionStatus.RELEASED:

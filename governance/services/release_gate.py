@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -187,7 +187,7 @@ def _report_rule(review: ImpactReview | None, current_digest: str) -> Finding:
     )
 
 
-def evaluate_release_gate(*, version: ModelVersion, actor: AbstractBaseUser) -> GateDecision:
+def evaluate_release_gate(*, version: ModelVersion, actor: User) -> GateDecision:
     require_visible(actor, version.project)
     footprint = version_footprint(version)
     figures = snapshot(footprint)
@@ -212,7 +212,7 @@ class GateClosed(Conflict):
         self.decision = decision
 
 
-def release_version(*, version: ModelVersion, actor: AbstractBaseUser) -> tuple[ModelVersion, GateDecision]:
+def release_version(*, version: ModelVersion, actor: User) -> tuple[ModelVersion, GateDecision]:
     """Releases the version if, and only if, the gate allows it now. A refusal is audited
     too, in a transaction of its own: the refused release rolls back, its record stays."""
     try:
@@ -230,7 +230,7 @@ def release_version(*, version: ModelVersion, actor: AbstractBaseUser) -> tuple[
 
 
 @transaction.atomic
-def _release(*, version: ModelVersion, actor: AbstractBaseUser) -> tuple[ModelVersion, GateDecision]:
+def _release(*, version: ModelVersion, actor: User) -> tuple[ModelVersion, GateDecision]:
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
     require_registry_editor(actor, version.project)  # the owner, ML leads and pipelines release
     if version.status == VersionStatus.RELEASED:

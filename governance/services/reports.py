@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 from celery import current_app
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -27,7 +27,7 @@ from lca.uncertainty import Range
 
 
 @transaction.atomic
-def request_report(*, review: ImpactReview, actor: AbstractBaseUser) -> AuditReport:
+def request_report(*, review: ImpactReview, actor: User) -> AuditReport:
     review = ImpactReview.objects.select_related("model_version__registered_model__project").get(pk=review.pk)
     reviews.check(review, actor, "report")
     report = AuditReport.objects.create(review=review, snapshot_digest=review.snapshot_digest, requested_by=actor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +37,7 @@ def _state(review: ImpactReview) -> str:
     return review.get_state_display().lower()
 
 
-def check(review: ImpactReview, user: AbstractBaseUser, action: str) -> None:
+def check(review: ImpactReview, user: User, action: str) -> None:
     """The review's state machine and who may move it: raises the error that explains why
     `user` cannot take `action` now. Services enforce it; pages show buttons by it."""
     project = review.model_version.project
@@ -77,7 +77,7 @@ def check(review: ImpactReview, user: AbstractBaseUser, action: str) -> None:
         raise ValueError(f"Unknown review action {action!r}")
 
 
-def allowed_actions(review: ImpactReview, user: AbstractBaseUser) -> set[str]:
+def allowed_actions(review: ImpactReview, user: User) -> set[str]:
     """What `user` may do with `review` now: the buttons a page shows."""
     allowed = set()
     for action in ACTIONS:
@@ -89,7 +89,7 @@ def allowed_actions(review: ImpactReview, user: AbstractBaseUser) -> set[str]:
     return allowed
 
 
-def _require_person(actor: AbstractBaseUser, project: Any, what: str) -> None:
+def _require_person(actor: User, project: Any, what: str) -> None:
     """Reviews are written and signed by people. A service account (the Pipeline role) acts
     for whoever controls it, usually the author's own team, so its signature or its
     authorship would defeat separation of duties."""
@@ -120,7 +120,7 @@ def _log(review: ImpactReview, actor: Any, action: str, payload: dict[str, Any] 
 
 @transaction.atomic
 def create_review(
-    *, version: ModelVersion, author: AbstractBaseUser, kind: str = ReviewKind.PRE_RELEASE, **content: str
+    *, version: ModelVersion, author: User, kind: str = ReviewKind.PRE_RELEASE, **content: str
 ) -> ImpactReview:
     require_registry_editor(author, version.project)
     _require_person(author, version.project, "write")
@@ -134,7 +134,7 @@ def create_review(
 
 
 @transaction.atomic
-def update_review(*, review: ImpactReview, actor: AbstractBaseUser, content: dict[str, str]) -> ImpactReview:
+def update_review(*, review: ImpactReview, actor: User, content: dict[str, str]) -> ImpactReview:
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
     check(review, actor, "edit")
     review.state = ReviewState.DRAFT  # editing after a request for changes reopens the draft
@@ -147,7 +147,7 @@ def update_review(*, review: ImpactReview, actor: AbstractBaseUser, content: dic
 
 
 @transaction.atomic
-def submit_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactReview:
+def submit_review(*, review: ImpactReview, actor: User) -> ImpactReview:
     """Freezes the version's figures into the review and asks for sign-off."""
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
     check(review, actor, "submit")
@@ -177,7 +177,7 @@ def required_roles(review: ImpactReview) -> list[Role]:
     return [Role(r) for r in review.model_version.project.signoff_roles]
 
 
-def awaits(review: ImpactReview, user: AbstractBaseUser) -> bool:
+def awaits(review: ImpactReview, user: User) -> bool:
     """Whether the review waits for `user`: they may decide and hold a role whose sign-off is missing."""
     if review.state not in OPEN or "decide" not in allowed_actions(review, user):
         return False
@@ -196,7 +196,7 @@ def missing_signoffs(review: ImpactReview) -> list[Role]:
 def decide(
     *,
     review: ImpactReview,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     verdict: str,
     note: str,
     role: str | None = None,
@@ -246,7 +246,7 @@ def decide(
 
 
 @transaction.atomic
-def withdraw_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactReview:
+def withdraw_review(*, review: ImpactReview, actor: User) -> ImpactReview:
     review = ImpactReview.objects.select_for_update().get(pk=review.pk)
     check(review, actor, "withdraw")
     review.state = ReviewState.WITHDRAWN
@@ -256,7 +256,7 @@ def withdraw_review(*, review: ImpactReview, actor: AbstractBaseUser) -> ImpactR
 
 
 @transaction.atomic
-def comment(*, review: ImpactReview, author: AbstractBaseUser, body: str) -> ReviewComment:
+def comment(*, review: ImpactReview, author: User, body: str) -> ReviewComment:
     check(review, author, "comment")
     if not body.strip():
         raise GovernanceError("A comment needs text.", field_errors={"body": ["Required."]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ def _check_label(project: Any, label: str) -> None:
 
 
 @transaction.atomic
-def open_run(*, version: ModelVersion, actor: AbstractBaseUser, **fields: Any) -> Run:
+def open_run(*, version: ModelVersion, actor: User, **fields: Any) -> Run:
     require_registry_editor(actor, version.project)
     _check_label(version.project, fields["label"])
     if Run.objects.filter(label=fields["label"]).exists():
@@ -62,7 +62,7 @@ def open_run(*, version: ModelVersion, actor: AbstractBaseUser, **fields: Any) -
 
 
 @transaction.atomic
-def close_run(*, run: Run, actor: AbstractBaseUser, status: str, ended_at: datetime | None = None) -> Run:
+def close_run(*, run: Run, actor: User, status: str, ended_at: datetime | None = None) -> Run:
     """Closes a run as succeeded, failed or abandoned; checks the budgets it counts toward."""
     run = Run.objects.select_for_update().get(pk=run.pk)
     require_registry_editor(actor, run.model_version.project)
@@ -89,12 +89,12 @@ def close_run(*, run: Run, actor: AbstractBaseUser, status: str, ended_at: datet
 
 
 @transaction.atomic
-def grant_coverage_exception(*, run: Run, actor: AbstractBaseUser, note: str) -> Run:
+def grant_coverage_exception(*, run: Run, actor: User, note: str) -> Run:
     """A sustainability officer accepts a run's low telemetry coverage, with a reason."""
     require_role(actor, run.model_version.project, Role.SUSTAINABILITY_OFFICER)
     if not note.strip():
         raise GovernanceError("Say why the low coverage is acceptable.", field_errors={"note": ["Required."]})
-    run.coverage_exception, run.coverage_exception_by = note.strip(), actor  # type: ignore[assignment]
+    run.coverage_exception, run.coverage_exception_by = note.strip(), actor
     run.save(update_fields=["coverage_exception", "coverage_exception_by"])
     audit.record(
         actor=actor,
@@ -107,7 +107,7 @@ def grant_coverage_exception(*, run: Run, actor: AbstractBaseUser, note: str) ->
 
 
 @transaction.atomic
-def open_deployment(*, version: ModelVersion, actor: AbstractBaseUser, **fields: Any) -> Deployment:
+def open_deployment(*, version: ModelVersion, actor: User, **fields: Any) -> Deployment:
     require_registry_editor(actor, version.project)
     _check_label(version.project, fields["label"])
     if Deployment.objects.filter(label=fields["label"]).exists():
@@ -125,7 +125,7 @@ def open_deployment(*, version: ModelVersion, actor: AbstractBaseUser, **fields:
 
 
 @transaction.atomic
-def record_usage(*, deployment: Deployment, actor: AbstractBaseUser, **fields: Any) -> UsageReport:
+def record_usage(*, deployment: Deployment, actor: User, **fields: Any) -> UsageReport:
     require_registry_editor(actor, deployment.model_version.project)
     if fields["window_end"] <= fields["window_start"]:
         raise GovernanceError("The window must end after it starts.", field_errors={"window_end": ["Too early."]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ TOKEN_PREFIX = "glt"  # noqa: S105 (a public marker, not a secret)
 
 
 @transaction.atomic
-def issue_token(*, user: AbstractBaseUser, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
+def issue_token(*, user: User, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
     """Returns the token row and the secret, which is never shown again."""
     valid = set(TokenScope.values)
     unknown = [s for s in scopes if s not in valid]
@@ -33,7 +33,7 @@ def issue_token(*, user: AbstractBaseUser, name: str, scopes: list[str]) -> tupl
 
 
 @transaction.atomic
-def revoke_token(*, token: ApiToken, actor: AbstractBaseUser) -> ApiToken:
+def revoke_token(*, token: ApiToken, actor: User) -> ApiToken:
     if token.user_id != actor.pk and not getattr(actor, "is_superuser", False):
         raise NotPermitted("Only the token's owner can revoke it.")
     if token.revoked_at is None:

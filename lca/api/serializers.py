@@ -92,9 +92,11 @@ class EstimateInput(StrictSerializer):
         help_text="The host's own energy (CPUs, memory, network), kWh, where measured: replaces the host "
         "overhead estimate. Only with energy_scope 'accelerator'.",
     )
-    hardware = serializers.SlugRelatedField(slug_field="slug", queryset=HardwareModel.objects.all(), required=False)
+    hardware: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=HardwareModel.objects.all(), required=False
+    )
     accelerator_count = serializers.FloatField(min_value=1, required=False)
-    host = serializers.SlugRelatedField(
+    host: serializers.SlugRelatedField[HardwareModel] = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=HardwareModel.objects.filter(kind="host"),
         required=False,
@@ -129,8 +131,12 @@ class EstimateInput(StrictSerializer):
     lifetime_years = RangeField(required=False, help_text="The accelerators' lifetime, years.")
     host_lifetime_years = RangeField(required=False, help_text="The host's lifetime, years.")
     utilisation = RangeField(required=False, help_text="Share of the hardware's lifetime in use. Default 0.7–0.85–1.")
-    facility = serializers.SlugRelatedField(slug_field="slug", queryset=Facility.objects.all(), required=False)
-    grid_region = serializers.SlugRelatedField(slug_field="code", queryset=GridRegion.objects.all(), required=False)
+    facility: serializers.SlugRelatedField[Facility] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Facility.objects.all(), required=False
+    )
+    grid_region: serializers.SlugRelatedField[GridRegion] = serializers.SlugRelatedField(
+        slug_field="code", queryset=GridRegion.objects.all(), required=False
+    )
     intensity_g_per_kwh = RangeField(required=False, help_text="Grid intensity, gCO2e/kWh.")
     pue = RangeField(required=False, help_text="Power usage effectiveness (≥ 1); the facility's by default.")
     certificate_share = RangeField(required=False, help_text="Share of electricity matched by certificates.")
@@ -182,7 +188,7 @@ class FactorOutput(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField()
     value = FactorValueField()
     unit = serializers.CharField()
-    source = serializers.CharField(help_text="Where the figure comes from, or 'given in the request'.")
+    source = serializers.CharField(help_text="Where the figure comes from, or 'given in the request'.")  # type: ignore[assignment]  # named like a Field attribute
     year = serializers.IntegerField(allow_null=True, help_text="The figure's data year, where stated.")
 
 
@@ -308,8 +314,10 @@ class SupplierOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class FacilityOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
-    supplier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    grid_region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    supplier: serializers.SlugRelatedField[Supplier] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    grid_region: serializers.SlugRelatedField[GridRegion] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = Facility

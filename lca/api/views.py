@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from config.api import READ_SCOPE
 from lca.api import serializers as s
 from lca.models import Facility, GridRegion, HardwareModel, Supplier
+from lca.present import estimate_data
 from lca.services import EstimateError, EstimateRequest, compare, estimate, plan_start
 
 
@@ -30,7 +31,7 @@ class EstimateView(APIView):
         """A what-if footprint with ranges and the source of every factor."""
         data = s.EstimateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(s.estimate_data(_estimate_or_400(lambda: estimate(data.to_request()))))
+        return Response(estimate_data(_estimate_or_400(lambda: estimate(data.to_request()))))
 
 
 class CompareView(APIView):

@@ -31,12 +31,12 @@ def num(value: float | None) -> str:
 
 
 @register.simple_tag
-def figure(value: dict[str, float] | float | None, unit: str = "") -> Any:
+def figure(value: dict[str, float] | float | str | None, unit: str = "") -> Any:
     """`central unit (low–high)`; a dash with 'not computed' when the figure is missing."""
     if value is None or value == "":  # a missing figure (an absent key renders as "")
         return mark_safe('<span class="muted">not computed</span>')
     if not isinstance(value, dict):
-        return format_html("{} {}", number(value), unit)
+        return format_html("{} {}", number(float(value)), unit)
     if value["low"] == value["high"]:
         return format_html("<strong>{}</strong> {}", number(value["central"]), unit)
     return format_html(

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from config.api import READ_SCOPE, CheckedValues
 from lca.models import Facility
 from telemetry import codecarbon
-from telemetry.api.views import IsAgent
+from telemetry.api.views import IsAgent, agent_of
 from telemetry.models import CodeCarbonExperiment, CodeCarbonRun, KeyKind
 from telemetry.services import authenticate_agent
 
@@ -47,7 +47,7 @@ class ExperimentInput(CheckedValues, serializers.Serializer):  # type: ignore[ty
     # CodeCarbon sends more (timestamp, on_cloud, project_id, country_name); they are not needed.
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    label = serializers.CharField(max_length=200, required=False)
+    label = serializers.CharField(max_length=200, required=False)  # type: ignore[assignment]  # named like a Field attribute
     country_iso_code = serializers.CharField(max_length=3, required=False, allow_null=True, allow_blank=True)
     region = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
     cloud_provider = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True)
@@ -111,7 +111,7 @@ class ExperimentOutput(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # named like a Field attribute
     country_iso_code = serializers.CharField(allow_blank=True)
     region = serializers.CharField(allow_blank=True)
     cloud_provider = serializers.CharField(allow_blank=True)
@@ -137,34 +137,34 @@ class ExperimentList(CodeCarbonView):
     @extend_schema(request=ExperimentInput, responses={201: ExperimentOutput})
     def post(self, request: Request) -> Response:
         try:
-            experiment = codecarbon.create_experiment(agent=request.auth, data=self.validated(ExperimentInput))
+            experiment = codecarbon.create_experiment(agent=agent_of(request), data=self.validated(ExperimentInput))
         except codecarbon.LabelRefused as exc:
             raise exceptions.ValidationError({"label": [str(exc)]}) from exc
         return Response(experiment_data(experiment), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: ExperimentOutput(many=True)}, operation_id="codecarbon_experiments_list")
     def get(self, request: Request) -> Response:
-        return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=request.auth)])
+        return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=agent_of(request))])
 
 
 class ProjectExperimentList(CodeCarbonView):
     @extend_schema(responses={200: ExperimentOutput(many=True)})
     def get(self, request: Request, project_id: str) -> Response:
         # CodeCarbon's projects are not Greenlight's: every experiment of this key is listed.
-        return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=request.auth)])
+        return Response([experiment_data(e) for e in CodeCarbonExperiment.objects.filter(agent=agent_of(request))])
 
 
 class ExperimentDetail(CodeCarbonView):
     @extend_schema(responses={200: ExperimentOutput})
     def get(self, request: Request, pk: str) -> Response:
-        return Response(experiment_data(get_object_or_404(CodeCarbonExperiment, pk=pk, agent=request.auth)))
+        return Response(experiment_data(get_object_or_404(CodeCarbonExperiment, pk=pk, agent=agent_of(request))))
 
 
 class RunList(CodeCarbonView):
     @extend_schema(request=CodeCarbonRunInput, responses={201: dict})
     def post(self, request: Request) -> Response:
         data = self.validated(CodeCarbonRunInput)
-        experiment = CodeCarbonExperiment.objects.filter(pk=data["experiment_id"], agent=request.auth).first()
+        experiment = CodeCarbonExperiment.objects.filter(pk=data["experiment_id"], agent=agent_of(request)).first()
         if experiment is None:
             raise exceptions.ValidationError({"experiment_id": ["Unknown experiment for this key."]})
         run = codecarbon.create_run(experiment=experiment, started_at=data["timestamp"], data=data)
@@ -175,7 +175,7 @@ class EmissionList(CodeCarbonView):
     @extend_schema(request=EmissionInput, responses={201: dict})
     def post(self, request: Request) -> Response:
         data = self.validated(EmissionInput)
-        run = CodeCarbonRun.objects.filter(pk=data["run_id"], experiment__agent=request.auth).first()
+        run = CodeCarbonRun.objects.filter(pk=data["run_id"], experiment__agent=agent_of(request)).first()
         if run is None:
             raise exceptions.ValidationError({"run_id": ["Unknown run for this key."]})
         emission = codecarbon.record_emission(run=run, data=data)

@@ -74,6 +74,13 @@ class EnrolView(APIView):
         return Response({"agent_id": agent.pk, "key": key}, status=status.HTTP_201_CREATED)
 
 
+def agent_of(request: Request) -> Agent:
+    """The agent whose key signed the request (IsAgent lets no one else through)."""
+    if not isinstance(request.auth, Agent):
+        raise exceptions.NotAuthenticated()
+    return request.auth
+
+
 def _read_json(request: Request) -> Any:
     body = request.body
     if request.headers.get("Content-Encoding", "").lower() == "gzip":
@@ -103,7 +110,7 @@ class BatchView(APIView):
     def post(self, request: Request) -> Response:
         """Stores a batch of raw samples (JSON, optionally gzip). Idempotent on (agent, batch_seq)."""
         try:
-            result = ingest_batch(agent=request.auth, payload=_read_json(request))
+            result = ingest_batch(agent=agent_of(request), payload=_read_json(request))
         except BatchRejected as exc:
             raise exceptions.ValidationError({"batch": [str(exc)]}) from exc
         if settings.TELEMETRY_ROLLUP_INLINE and result.accepted:
@@ -168,7 +175,7 @@ class QuarantineList(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class EnergyQuery(StrictSerializer):
-    label = serializers.ListField(child=serializers.CharField(), required=False)
+    label = serializers.ListField(child=serializers.CharField(), required=False)  # type: ignore[assignment]  # named like a Field attribute
     device = serializers.ListField(child=serializers.IntegerField(), required=False)
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
