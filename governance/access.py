@@ -29,9 +29,14 @@ def require_visible(user: Person, project: Project) -> None:
         raise NotFound("Not found.")
 
 
+def may_edit_registry(user: Person, project: Project) -> bool:
+    """Registers models, versions, runs and reviews: the owner, ML leads and pipelines."""
+    return is_owner(user, project) or bool(roles_in(user, project) & REGISTRY_EDITOR_ROLES)
+
+
 def require_registry_editor(user: Person, project: Project) -> None:
     require_visible(user, project)
-    if is_owner(user, project) or roles_in(user, project) & REGISTRY_EDITOR_ROLES:
+    if may_edit_registry(user, project):
         return
     raise NotPermitted(
         f"Registering models in project '{project.slug}' needs the project owner or the role "

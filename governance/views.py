@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from governance.access import roles_in, webhooks_managed_by
+from governance.access import may_edit_registry, roles_in, webhooks_managed_by
 from governance.downloads import report_file
 from governance.errors import GovernanceError
 from governance.forms import (
@@ -92,6 +92,7 @@ def project_detail(request: SignedIn, slug: str) -> HttpResponse:
         "models": project.models.prefetch_related("versions"),
         "memberships": project.memberships.select_related("user").prefetch_related("roles"),
         "my_roles": sorted(role.label for role in roles_in(request.user, project)),
+        "may_edit": may_edit_registry(request.user, project),
         "form": form,
     }
     return render(request, "governance/project.html", context)
@@ -112,7 +113,13 @@ def model_detail(request: SignedIn, slug: str, pk: int) -> HttpResponse:
             messages.success(request, f"Version {version} registered.")
             return redirect("model-version", pk=version.pk)
     versions = model.versions.select_related("base_version__registered_model")
-    context = {"project": project, "model": model, "versions": versions, "form": form}
+    context = {
+        "project": project,
+        "model": model,
+        "versions": versions,
+        "form": form,
+        "may_edit": may_edit_registry(request.user, project),
+    }
     return render(request, "governance/model.html", context)
 
 
@@ -130,6 +137,7 @@ def version_detail(request: SignedIn, pk: int) -> HttpResponse:
         "footprint": footprints.version_footprint_data(footprint),
         "gate": release_gate.evaluate_release_gate(version=version, actor=request.user).as_dict(),
         "reviews": version.reviews.select_related("author"),
+        "may_edit": may_edit_registry(request.user, version.project),
         "history": history_of(version),
     }
     return render(request, "governance/version.html", context)

@@ -41,3 +41,27 @@ def test_pure_modules_do_not_import_django(module):
         pytest.skip(f"{module} does not exist yet")
     code = f"import sys, {module}; assert 'django' not in sys.modules, sorted(m for m in sys.modules if 'django' in m)"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def _modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_only_the_api_packages_use_the_api_layer():
+    """Services, web views, tasks and commands take plain inputs; DRF serializers live under api/."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for app in ("governance", "lca", "telemetry")
+        for path in (ROOT / app).rglob("*.py")
+        if "api" not in path.relative_to(ROOT).parts and "migrations" not in path.parts
+        for module in _modules(path)
+        if module.startswith(("rest_framework", "drf_spectacular", "config.api")) or ".api" in module
+    ]
+    assert offenders == []

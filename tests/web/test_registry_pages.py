@@ -112,3 +112,20 @@ def test_cannot_revoke_someone_elses_token(client, team):
     assert login(client, team.outsider).post(f"/account/tokens/{token.pk}/revoke/").status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_registry_forms_show_only_to_those_who_may_register(client, team, family):
+    model, base, *_ = family
+    pages = (
+        f"/projects/{team.project.slug}/",
+        f"/projects/{team.project.slug}/models/{model.pk}/",
+        f"/versions/{base.pk}/",
+    )
+    buttons = ("Register model", "Register version", "Start an impact review")
+    for person, shown in ((team.ml_lead, True), (team.owner, True), (team.reviewer, False), (team.officer, False)):
+        client.logout()
+        login(client, person)
+        for page, button in zip(pages, buttons, strict=True):
+            assert (button in client.get(page).content.decode()) is shown, (person.username, page)
+    response = client.post(f"/projects/{team.project.slug}/", {"name": "sneaky"}, follow=True)
+    assert "needs the project owner or the role" in response.content.decode()  # refused all the same
