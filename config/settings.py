@@ -220,7 +220,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "telemetry-rollups": {"task": "telemetry.tasks.roll_up", "schedule": 30.0},
     "telemetry-partitions": {"task": "telemetry.tasks.maintain_partitions", "schedule": 3600.0},
-    "governance-budgets": {"task": "governance.tasks.check_budgets", "schedule": 900.0},
+    "governance-running-footprints": {"task": "governance.tasks.refresh_running_footprints", "schedule": 300.0},
     "governance-post-release-reviews": {"task": "governance.tasks.post_release_reviews", "schedule": 3600.0},
 }
 

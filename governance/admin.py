@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -19,6 +22,7 @@ from governance.models import (
     Webhook,
     WebhookDelivery,
 )
+from governance.services import budgets
 from governance.services.tokens import revoke_token
 
 
@@ -119,8 +123,16 @@ class BudgetAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "limit_kwh",
         "limit_kgco2e",
         "level",
+        "used_kwh",
+        "used_kgco2e",
     ]
-    readonly_fields = ["level"]
+    readonly_fields = ["level", "used_kwh", "used_kgco2e"]
+
+    def save_model(self, request: HttpRequest, obj: Budget, form: Any, change: bool) -> None:
+        """A new period, scope or limit: the ledger is rebuilt from the stored footprints."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            budgets.rebuild(obj)
 
 
 @admin.register(Webhook)

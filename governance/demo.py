@@ -187,7 +187,6 @@ def seed_governance(project: Project, people: dict[str, User]) -> None:
         period_end=date(year, 12, 31),
         limit_kwh=8,
     )
-    budgets.check_budgets(project=project)
 
     review = reviews.create_review(
         version=chat,

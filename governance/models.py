@@ -316,6 +316,57 @@ class Run(models.Model):
         return f"{self.get_stage_display()} run {self.label}"
 
 
+class StoredFootprint(models.Model):
+    """A run's footprint as last computed, with the digest of every input it used: what
+    pages, budgets and the release gate read. It is recomputed when an input changes
+    (the run closes, telemetry arrives, a factor is edited) — never on a read."""
+
+    # PROTECT: a run with figures is part of the record and is never deleted (close it as abandoned).
+    run = models.OneToOneField(Run, on_delete=models.PROTECT, primary_key=True, related_name="stored_footprint")
+    # Copies of the run's fields the aggregates filter on, so that they read one table.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="stored_footprints")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True)
+    source = models.CharField(max_length=10)  # telemetry or estimate
+    method = models.CharField(max_length=10)
+    coverage = models.FloatField()
+    accelerator_hours = models.FloatField()
+    note = models.TextField()
+    result = models.JSONField(help_text="The estimate as the API shows it (lca.present.estimate_data).")
+    facility_energy_kwh = models.FloatField(help_text="Central value, for the ledgers and charts.")
+    location_based_kgco2e = models.FloatField(help_text="Central value, for the ledgers and charts.")
+    inputs_digest = models.CharField(max_length=64)
+    stale = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "started_at"]),
+            models.Index(fields=["model_version", "started_at"]),
+            models.Index(fields=["stale"], condition=Q(stale=True), name="storedfootprint_stale"),
+        ]
+
+    def __str__(self) -> str:
+        return f"footprint of run {self.run_id}"
+
+
+class BudgetEntry(models.Model):
+    """One run's contribution to one budget: corrected in place when the run's footprint
+    changes, with the budget's totals, in the same transaction."""
+
+    budget = models.ForeignKey("Budget", on_delete=models.CASCADE, related_name="entries")
+    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    energy_kwh = models.FloatField()
+    kgco2e = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["budget", "run"], name="budget_entry_once_per_run")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} in budget {self.budget_id}"
+
+
 class Deployment(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
     name = models.CharField(max_length=200)
@@ -374,6 +425,9 @@ class Budget(models.Model):
     limit_kgco2e = models.FloatField(null=True, blank=True, help_text="Location-based carbon, central value.")
     warn_at = models.FloatField(default=0.8)
     level = models.CharField(max_length=10, default="ok", editable=False, help_text="Last level reached.")
+    # The ledger's totals (BudgetEntry): a budget's status is this row.
+    used_kwh = models.FloatField(default=0.0, editable=False)
+    used_kgco2e = models.FloatField(default=0.0, editable=False)
 
     class Meta:
         ordering = ["project", "period_start"]

@@ -1,5 +1,6 @@
-"""Security events raised by libraries, written to the audit trail. (Greenlight's own
-state changes are audited by their services, not by signals.)"""
+"""What governance hears from libraries and the apps below it: security events go to the
+audit trail (Greenlight's own state changes are audited by their services, not by
+signals); new telemetry and edited reference data mark stored footprints stale."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from governance.services import audit
+from governance.services import audit, ledger
+from lca.signals import reference_changed
+from telemetry.signals import energy_rolled_up
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,14 @@ def record_admin_edit(sender: Any, instance: LogEntry, created: bool, **kwargs: 
         obj=AdminObject(label[:64]),
         payload={"object": instance.object_repr, "change": instance.get_change_message()},
     )
+
+
+@receiver(energy_rolled_up)
+def telemetry_arrived(sender: Any, labels: set[str], start: Any, end: Any, **kwargs: Any) -> None:
+    ledger.mark_stale_for_labels(labels, start, end)
+
+
+@receiver(reference_changed)
+def reference_edited(sender: Any, **changed: Any) -> None:
+    changed.pop("signal", None)
+    ledger.mark_stale_for_reference(**changed)

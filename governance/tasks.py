@@ -1,11 +1,11 @@
 import logging
 
 from celery import shared_task
+from django.db import OperationalError
 from django.utils import timezone
 
-from governance.models import Project, WebhookDelivery
-from governance.services import notifications, post_release, reports
-from governance.services.budgets import check_budgets
+from governance.models import WebhookDelivery
+from governance.services import ledger, notifications, post_release, reports
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,26 @@ def deliver_webhook(self, delivery_id: str) -> str:  # type: ignore[no-untyped-d
     raise self.retry(countdown=60 * 2**self.request.retries)
 
 
-@shared_task(name="governance.tasks.check_budgets")
-def check_all_budgets() -> int:
-    projects = Project.objects.filter(budgets__isnull=False).distinct()
-    for project in projects:
-        check_budgets(project=project)
-    return projects.count()
+@shared_task(name="governance.tasks.refresh_running_footprints")
+def refresh_running_footprints() -> int:
+    """A running run's footprint grows with its hours: stored again every few minutes."""
+    return ledger.refresh_running()
+
+
+@shared_task(
+    name="governance.tasks.recompute_footprints",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def recompute_footprints(batch: int = 500) -> int:
+    """Recomputes stale footprints a batch at a time, queueing the next batch until none
+    is left; a task that fails is retried and finds the rows it had not done still stale."""
+    done = ledger.recompute_stale(batch)
+    if done == batch:
+        recompute_footprints.delay(batch)
+    log.info("recomputed %s footprints", done)
+    return done
 
 
 @shared_task(name="governance.tasks.post_release_reviews")

@@ -41,7 +41,17 @@ from governance.models import (
     Run,
 )
 from governance.queries import history_of, project_history, recent_gate_decisions, reviews_waiting_for
-from governance.services import audit, footprints, notifications, registry, release_gate, reports, reviews, tokens
+from governance.services import (
+    audit,
+    footprints,
+    ledger,
+    notifications,
+    registry,
+    release_gate,
+    reports,
+    reviews,
+    tokens,
+)
 from governance.services.budgets import budget_status
 from lca.charts import line_chart
 
@@ -341,8 +351,7 @@ def report_download(request: SignedIn, pk: int) -> HttpResponse:
 
 @login_required
 def dashboard(request: SignedIn) -> HttpResponse:
-    versions = list(ModelVersion.objects.visible_to(request.user).filter(runs__isnull=False).distinct())
-    months = footprints.carbon_by_month(versions)
+    months = footprints.carbon_by_month(ModelVersion.objects.visible_to(request.user))
     points_kwh = [(float(i), kwh) for i, (_, kwh, _) in enumerate(months)]
     points_kg = [(float(i), kg) for i, (_, _, kg) in enumerate(months)]
     span = (months[0][0], months[-1][0]) if months else ("", "")
@@ -368,6 +377,8 @@ def dashboard(request: SignedIn) -> HttpResponse:
         ],
         "waiting": reviews_waiting_for(request.user),
         "gate_events": recent_gate_decisions(request.user),
+        # Progress of a recomputation after a factor changed (as the gate's figures_current rule).
+        "recomputing": ledger.stale_count(),
     }
     return render(request, "governance/dashboard.html", context)
 

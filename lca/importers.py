@@ -15,6 +15,7 @@ from typing import TextIO
 from django.db import transaction
 
 from lca.models import Basis, GridRegion, HourlyIntensity, RegionKind
+from lca.signals import reference_changed
 
 FORMATS = {
     "ember": ("Ember, Yearly Electricity Data", "CC-BY-4.0"),
@@ -170,6 +171,7 @@ def import_grid_file(path: Path, *, basis: str = Basis.LIFECYCLE, source: str | 
             report.unchanged += 1
         else:
             GridRegion.objects.filter(pk=region.pk).update(**values)
+            reference_changed.send(sender=GridRegion, grid_regions=[region.pk])
             report.updated += 1
 
     for code, series in hourly.items():

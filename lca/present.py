@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from lca.footprint import Footprint
+from lca.footprint import Footprint, How, Part
 from lca.services import Estimate, Factor
-from lca.uncertainty import Range
+from lca.uncertainty import Range, Sensitivity
 
 # Every range-valued figure of a footprint, in the dataclass's order.
 RANGE_FIGURES = tuple(f.name for f in fields(Footprint) if f.name not in ("parts", "sensitivity", "notes"))
@@ -57,3 +57,39 @@ def estimate_data(e: Estimate) -> dict[str, Any]:
         method=METHOD,
     )
     return data
+
+
+def _range(data: dict[str, float] | None) -> Range | None:
+    return None if data is None else Range(data["low"], data["central"], data["high"])
+
+
+def estimate_from_data(data: dict[str, Any]) -> Estimate:
+    """The inverse of estimate_data, for an estimate stored as JSON: every figure comes
+    back to the digit (JSON keeps a float exactly). The footprint's own notes are part of
+    the estimate's notes."""
+    parts = [
+        Part(
+            p["name"],
+            _range(p["it_energy_kwh"]),
+            Range(**p["facility_energy_kwh"]),
+            Range(**p["location_based_kgco2e"]),
+            How(p["how"]),
+        )
+        for p in data["parts"]
+    ]
+    sensitivity = [
+        Sensitivity(s["input"], s["output_low"], s["output_high"], s["share_of_swing"]) for s in data["sensitivity"]
+    ]
+    figures = {name: _range(data[name]) for name in RANGE_FIGURES}
+    footprint = Footprint(**figures, parts=parts, sensitivity=sensitivity)  # type: ignore[arg-type]
+    factors = [
+        Factor(
+            f["name"],
+            Range(**f["value"]) if isinstance(f["value"], dict) else f["value"],
+            f["unit"],
+            f["source"],
+            f["year"],
+        )
+        for f in data["factors"]
+    ]
+    return Estimate(footprint=footprint, factors=factors, notes=list(data["notes"]), scope=data["scope"])

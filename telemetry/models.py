@@ -195,6 +195,10 @@ class MinuteRollup(models.Model):
     samples = models.PositiveIntegerField()
     avg_power_w = models.FloatField(null=True)
     max_power_w = models.FloatField(null=True)
+    # The minute's first and last sample, so that a label's active span is read from the
+    # rollups, never from the raw samples. Empty on rows rolled up before they were kept.
+    first_ts = models.DateTimeField(null=True)
+    last_ts = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["device", "minute"]

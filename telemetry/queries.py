@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from telemetry.models import DeviceKind, Method, MinuteRollup, Sample
+from telemetry.models import DeviceKind, Method, MinuteRollup
 
 
 @dataclass(frozen=True)
@@ -57,22 +57,19 @@ def energy(
         idle_j=Sum("idle_energy_j"),
         covered_s=Sum("covered_s"),
         devices=Count("device", distinct=True),
-        first=Min("minute"),
-        last=Max("minute"),
+        first=Min("first_ts"),
+        last=Max("last_ts"),
+        first_minute=Min("minute"),
+        last_minute=Max("minute"),
         counter=Count("pk", filter=Q(method=Method.COUNTER)),
         power=Count("pk", filter=Q(method=Method.POWER)),
         rows=Count("pk"),
     )
     if not totals["rows"]:
         return Energy(0.0, 0.0, 0.0, "none", 0, None, None)
-    samples = Sample.objects.filter(ts__gte=start, ts__lt=end, device__kind=DeviceKind.GPU)
-    if labels is not None:
-        samples = samples.filter(label__in=labels)
-    if device_ids is not None:
-        samples = samples.filter(device_id__in=device_ids)
-    span = samples.aggregate(first=Min("ts"), last=Max("ts"))
-    first = span["first"] or totals["first"]
-    last = span["last"] or totals["last"]
+    # The active span from the rollups (cost per minute and device, not per sample).
+    first = totals["first"] or totals["first_minute"]
+    last = totals["last"] or totals["last_minute"]
     if labels is not None and device_ids is None:
         window_s = max((last - first).total_seconds(), 1.0) * totals["devices"]
     else:

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from telemetry.models import Device, IngestBatch
+from telemetry.models import Device, IngestBatch, MinuteRollup
+from telemetry.signals import energy_rolled_up
 
 MAX_GAP_S = 60  # power is not integrated across a longer silence: that time is uncovered
 LOOKBACK = timedelta(minutes=10)  # how far back to find the sample before a minute's first
@@ -27,7 +28,7 @@ WITH s AS (
     WHERE device_id = ANY(%(devices)s) AND ts >= %(start)s - interval '{LOOKBACK.seconds} seconds' AND ts < %(end)s
     WINDOW w AS (PARTITION BY device_id ORDER BY ts)
 ), d AS (
-    SELECT device_id, date_trunc('minute', ts) AS minute, label, power_w, gpu_util, prev_ts IS NOT NULL AS has_prev,
+    SELECT device_id, ts, date_trunc('minute', ts) AS minute, label, power_w, gpu_util, prev_ts IS NOT NULL AS has_prev,
            energy_mj IS NOT NULL AS has_counter,
            CASE WHEN prev_e IS NOT NULL AND energy_mj IS NOT NULL AND NOT counter_reset AND energy_mj >= prev_e
                 THEN (energy_mj - prev_e) / 1000.0 END AS counter_j,
@@ -39,7 +40,8 @@ WITH s AS (
     FROM s WHERE ts >= %(start)s
 )
 INSERT INTO telemetry_minuterollup
-    (device_id, minute, label, energy_j, idle_energy_j, method, covered_s, samples, avg_power_w, max_power_w)
+    (device_id, minute, label, energy_j, idle_energy_j, method, covered_s, samples, avg_power_w, max_power_w,
+     first_ts, last_ts)
 SELECT device_id, minute, label,
        coalesce(sum(coalesce(counter_j, power_j)), 0),
        coalesce(sum(coalesce(counter_j, power_j)) FILTER (WHERE gpu_util < %(idle)s), 0),
@@ -48,7 +50,7 @@ SELECT device_id, minute, label,
                  THEN CASE WHEN bool_and(has_counter) THEN 'counter' ELSE 'power' END
             WHEN count(counter_j) = count(*) FILTER (WHERE has_prev) THEN 'counter'
             WHEN count(counter_j) = 0 THEN 'power' ELSE 'mixed' END,
-       sum(covered_s), count(*), avg(power_w), max(power_w)
+       sum(covered_s), count(*), avg(power_w), max(power_w), min(ts), max(ts)
 FROM d GROUP BY device_id, minute, label
 """
 
@@ -86,6 +88,17 @@ def _next_sample_after(device_ids: list[int], ts: datetime) -> datetime | None:
     return row[0] if row else None
 
 
+def _announce(device_ids: list[int], start: datetime, end: datetime) -> None:
+    """Tells listeners (governance's stored footprints) which labels got new energy."""
+    labels = set(
+        MinuteRollup.objects.filter(
+            device_id__in=device_ids, minute__gte=_minute(start), minute__lte=_minute(end)
+        ).values_list("label", flat=True)
+    )
+    if labels:
+        transaction.on_commit(lambda: energy_rolled_up.send(sender=MinuteRollup, labels=labels, start=start, end=end))
+
+
 def roll_up_pending(limit: int = 500) -> int:
     """Rolls up the batches not yet rolled up; returns how many. Batches are claimed
     with SKIP LOCKED and each agent's minutes are recomputed under an advisory lock,
@@ -111,7 +124,9 @@ def roll_up_pending(limit: int = 500) -> int:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK, agent_id])
             device_ids = list(Device.objects.filter(agent_id=agent_id).values_list("pk", flat=True))
             for start, end in agent_spans:
-                roll_up_range(device_ids, start, _next_sample_after(device_ids, end) or end)
+                end = _next_sample_after(device_ids, end) or end
+                roll_up_range(device_ids, start, end)
+                _announce(device_ids, start, end)
         done = len(batches)
         IngestBatch.objects.filter(pk__in=[b.pk for b in batches]).update(rolled_up=True)
     return done

@@ -299,7 +299,6 @@ class BudgetListView(RegistryView, generics.ListAPIView):  # type: ignore[type-a
     def post(self, request: Request) -> Response:
         data = self.validated(s.BudgetInput)
         budget = budgets.create_budget(project=data.pop("project"), actor=self.person, **data)
-        budgets.check_budgets(project=budget.project)
         budget.refresh_from_db()
         return Response(s.BudgetOutput(budget).data, status=status.HTTP_201_CREATED)
 

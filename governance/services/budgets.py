@@ -1,5 +1,6 @@
-"""Energy and carbon budgets: usage over the period, thresholds, and a notification
-(with an audit event) each time a budget crosses into a higher level."""
+"""Energy and carbon budgets: a ledger of the runs that started in the period (one entry
+per run, corrected when its footprint changes), thresholds, and a notification (with
+an audit event) each time a budget crosses into a higher level."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q, Sum
 
 from governance.access import require_budget_setter
-from governance.models import Budget, Project, Run
+from governance.models import Budget, BudgetEntry, Project, StoredFootprint
 from governance.services import audit
-from governance.services.footprints import run_footprint
 from governance.services.notifications import notify
 
 LEVELS = ["ok", "warning", "exceeded"]
@@ -27,68 +28,100 @@ class BudgetStatus:
     level: str
 
 
-def _runs(budget: Budget) -> list[Run]:
-    start = datetime.combine(budget.period_start, time.min, UTC)
-    end = datetime.combine(budget.period_end, time.min, UTC) + timedelta(days=1)
-    runs = Run.objects.filter(
-        model_version__registered_model__project=budget.project, started_at__gte=start, started_at__lt=end
-    )
-    if budget.model_version_id:
-        runs = runs.filter(model_version_id=budget.model_version_id)
-    return list(runs.select_related("facility__grid_region", "hardware"))
-
-
 def budget_status(budget: Budget) -> BudgetStatus:
-    kwh = kg = 0.0
-    for run in _runs(budget):
-        f = run_footprint(run).result.footprint
-        kwh += f.facility_energy_kwh.central
-        kg += f.location_based_kgco2e.central
+    """The budget's ledger totals against its limits: no query beyond the budget's row."""
+    kwh, kg = budget.used_kwh, budget.used_kgco2e
     shares = [used / limit for used, limit in ((kwh, budget.limit_kwh), (kg, budget.limit_kgco2e)) if limit]
     share = max(shares, default=0.0)
     level = "exceeded" if share >= 1 else "warning" if share >= budget.warn_at else "ok"
     return BudgetStatus(budget, kwh, kg, share, level)
 
 
-@transaction.atomic
-def check_budgets(*, project: Project) -> list[BudgetStatus]:
-    """Re-evaluates every budget of the project; notifies when one reaches a higher level."""
-    statuses = []
-    for budget in Budget.objects.select_for_update().filter(project=project):
-        status = budget_status(budget)
-        statuses.append(status)
-        if status.level == budget.level:
-            continue
-        rising = LEVELS.index(status.level) > LEVELS.index(budget.level)
-        budget.level = status.level
-        budget.save(update_fields=["level"])
-        payload = {
-            "budget": budget.name,
-            "level": status.level,
-            "used_kwh": round(status.used_kwh, 3),
-            "used_kgco2e": round(status.used_kgco2e, 3),
-            "limit_kwh": budget.limit_kwh,
-            "limit_kgco2e": budget.limit_kgco2e,
-            "share": round(status.share, 4),
-        }
-        audit.record(
-            actor="system", action=f"budget.{status.level}", obj=budget, project_id=project.pk, payload=payload
+def _period(budget: Budget) -> tuple[datetime, datetime]:
+    """A run counts toward a budget when it started in the period (UTC days, end included)."""
+    start = datetime.combine(budget.period_start, time.min, UTC)
+    return start, datetime.combine(budget.period_end, time.min, UTC) + timedelta(days=1)
+
+
+def _settle(budget: Budget) -> None:
+    """Records a change of level once, in the ledger's transaction; notifies when it rises."""
+    status = budget_status(budget)
+    if status.level == budget.level:
+        return
+    rising = LEVELS.index(status.level) > LEVELS.index(budget.level)
+    Budget.objects.filter(pk=budget.pk).update(level=status.level)
+    budget.level = status.level
+    payload = {
+        "budget": budget.name,
+        "level": status.level,
+        "used_kwh": round(status.used_kwh, 3),
+        "used_kgco2e": round(status.used_kgco2e, 3),
+        "limit_kwh": budget.limit_kwh,
+        "limit_kgco2e": budget.limit_kgco2e,
+        "share": round(status.share, 4),
+    }
+    project = budget.project
+    audit.record(actor="system", action=f"budget.{status.level}", obj=budget, project_id=project.pk, payload=payload)
+    if rising:
+        notify(
+            project=project,
+            event=f"budget.{status.level}",
+            subject=f"Budget “{budget.name}” {status.level} ({status.share:.0%})",
+            message=f"Budget “{budget.name}” of project {project.name} is at {status.share:.0%} of its limit.",
+            payload=payload,
         )
-        if rising:
-            notify(
-                project=project,
-                event=f"budget.{status.level}",
-                subject=f"Budget “{budget.name}” {status.level} ({status.share:.0%})",
-                message=f"Budget “{budget.name}” of project {project.name} is at {status.share:.0%} of its limit.",
-                payload=payload,
-            )
-    return statuses
+
+
+def post_run(record: StoredFootprint) -> None:
+    """Adds or corrects one run's entry in every budget it counts toward, with the totals.
+    Called inside the transaction that stored the footprint."""
+    day = record.started_at.astimezone(UTC).date()
+    matching = (
+        Budget.objects.select_for_update()
+        .select_related("project")
+        .filter(project_id=record.project_id, period_start__lte=day, period_end__gte=day)
+        .filter(Q(model_version__isnull=True) | Q(model_version_id=record.model_version_id))
+    )
+    for budget in matching:
+        kwh, kg = record.facility_energy_kwh, record.location_based_kgco2e
+        entry = BudgetEntry.objects.filter(budget=budget, run_id=record.run_id).first()
+        if entry is None:
+            BudgetEntry.objects.create(budget=budget, run_id=record.run_id, energy_kwh=kwh, kgco2e=kg)
+            delta_kwh, delta_kg = kwh, kg
+        else:
+            delta_kwh, delta_kg = kwh - entry.energy_kwh, kg - entry.kgco2e
+            BudgetEntry.objects.filter(pk=entry.pk).update(energy_kwh=kwh, kgco2e=kg)
+        Budget.objects.filter(pk=budget.pk).update(
+            used_kwh=F("used_kwh") + delta_kwh, used_kgco2e=F("used_kgco2e") + delta_kg
+        )
+        budget.refresh_from_db(fields=["used_kwh", "used_kgco2e"])
+        _settle(budget)
+
+
+def rebuild(budget: Budget) -> None:
+    """The budget's ledger from the stored footprints: when it is created or its period,
+    scope or limits are edited."""
+    budget = Budget.objects.select_for_update().select_related("project").get(pk=budget.pk)
+    start, end = _period(budget)
+    records = StoredFootprint.objects.filter(project_id=budget.project_id, started_at__gte=start, started_at__lt=end)
+    if budget.model_version_id:
+        records = records.filter(model_version_id=budget.model_version_id)
+    BudgetEntry.objects.filter(budget=budget).delete()
+    BudgetEntry.objects.bulk_create(
+        BudgetEntry(budget=budget, run_id=r.run_id, energy_kwh=r.facility_energy_kwh, kgco2e=r.location_based_kgco2e)
+        for r in records.only("run_id", "facility_energy_kwh", "location_based_kgco2e")
+    )
+    totals = BudgetEntry.objects.filter(budget=budget).aggregate(kwh=Sum("energy_kwh"), kg=Sum("kgco2e"))
+    budget.used_kwh, budget.used_kgco2e = totals["kwh"] or 0.0, totals["kg"] or 0.0
+    Budget.objects.filter(pk=budget.pk).update(used_kwh=budget.used_kwh, used_kgco2e=budget.used_kgco2e)
+    _settle(budget)
 
 
 @transaction.atomic
 def create_budget(*, project: Project, actor: Any, **fields: Any) -> Budget:
     require_budget_setter(actor, project)
     budget = Budget.objects.create(project=project, **fields)
+    rebuild(budget)
     audit.record(
         actor=actor,
         action="budget.created",

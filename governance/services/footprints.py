@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from governance.models import Deployment, ModelVersion, Run
+from governance.models import Deployment, ModelVersion, Run, StoredFootprint
 from governance.services.audit import canonical
 from lca.footprint import How, Scope, training_flops
 from lca.inputs import request_from_data
-from lca.present import estimate_data, factor_data, range_data
+from lca.present import estimate_data, estimate_from_data, factor_data, range_data
 from lca.services import Estimate, EstimateRequest, estimate
 from lca.uncertainty import Range
 from telemetry import queries
@@ -64,7 +66,8 @@ def _host_note(energy: queries.Energy) -> str:
     return "host measured (RAPL)" if energy.host_devices else "host estimated (no host telemetry)"
 
 
-def run_footprint(run: Run) -> RunFootprint:
+def compute_run_footprint(run: Run) -> RunFootprint:
+    """A fresh computation from telemetry and reference data: what ledger.refresh stores."""
     end = run.ended_at or timezone.now()
     hours = max((end - run.started_at).total_seconds(), 0.0) / 3600 * run.accelerator_count
     energy = queries.energy(
@@ -90,6 +93,58 @@ def run_footprint(run: Run) -> RunFootprint:
         request = EstimateRequest(accelerator_hours=E(hours), **common)
         note = "No telemetry and no pre-run estimate: estimated from accelerator-hours × power."
     return RunFootprint(run, "estimate", 0.0, "none", hours, estimate(request), note)
+
+
+def inputs_digest(rf: RunFootprint) -> str:
+    """The digest of every input a run's footprint used: the run's own fields, its energy
+    with method and coverage, and each factor with its value, source and year."""
+    run = rf.run
+    return digest(
+        {
+            "run": [run.hardware_id, run.host_id, run.facility_id, run.accelerator_count, run.estimate],
+            "window": [run.started_at.isoformat(), run.ended_at.isoformat() if run.ended_at else None],
+            "energy": [rf.source, rf.method, rf.coverage, rf.accelerator_hours, rf.note],
+            "factors": [factor_data(f) for f in rf.result.factors],
+        }
+    )
+
+
+def from_stored(record: StoredFootprint) -> RunFootprint:
+    return RunFootprint(
+        record.run,
+        record.source,
+        record.coverage,
+        record.method,
+        record.accelerator_hours,
+        estimate_from_data(record.result),
+        record.note,
+    )
+
+
+def stored_run_footprints(version: ModelVersion) -> list[RunFootprint]:
+    """The version's runs' stored footprints, in one query (two when some run has none yet)."""
+    missing = list(version.runs.filter(stored_footprint__isnull=True).values_list("pk", flat=True))
+    if missing:
+        # Runs recorded before footprints were stored get theirs once; from then on, reads read.
+        from governance.services import ledger  # ledger builds on this module
+
+        for run_id in missing:
+            ledger.refresh(run_id)
+    records = StoredFootprint.objects.filter(model_version=version).select_related(
+        "run__facility__grid_region", "run__facility__supplier", "run__hardware", "run__host"
+    )
+    # In the runs' own order, as snapshots froze them.
+    return [from_stored(r) for r in records.order_by("run__started_at", "run_id")]
+
+
+def run_footprint(run: Run) -> RunFootprint:
+    """A run's stored footprint."""
+    record = StoredFootprint.objects.select_related("run").filter(run=run).first()
+    if record is None:
+        from governance.services import ledger  # as in stored_run_footprints
+
+        record = ledger.refresh(run.pk)
+    return from_stored(record)
 
 
 @dataclass(frozen=True)
@@ -170,7 +225,7 @@ def _add(totals: dict[str, Range], name: str, value: Range | None) -> None:
 
 
 def version_footprint(version: ModelVersion, *, _depth: int = 0) -> VersionFootprint:
-    runs = [run_footprint(r) for r in version.runs.select_related("facility__grid_region", "hardware", "host")]
+    runs = stored_run_footprints(version)
     deployments = [
         deployment_footprint(d) for d in version.deployments.select_related("facility__grid_region", "hardware", "host")
     ]
@@ -419,16 +474,17 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data)).hexdigest()
 
 
-def carbon_by_month(versions: list[ModelVersion]) -> list[tuple[str, float, float]]:
-    """(YYYY-MM, facility kWh, location-based kgCO2e) of the runs of these versions, by the month they ended."""
-    months: dict[str, list[float]] = {}
-    for version in versions:
-        for rf in version_footprint(version).runs:
-            key = (rf.run.ended_at or rf.run.started_at).strftime("%Y-%m")
-            month = months.setdefault(key, [0.0, 0.0])
-            month[0] += rf.result.footprint.facility_energy_kwh.central
-            month[1] += rf.result.footprint.location_based_kgco2e.central
-    return [(k, v[0], v[1]) for k, v in sorted(months.items())]
+def carbon_by_month(versions: QuerySet[ModelVersion]) -> list[tuple[str, float, float]]:
+    """(YYYY-MM, facility kWh, location-based kgCO2e) of the runs of these versions, by the
+    month they ended: one aggregate over the stored footprints."""
+    rows = (
+        StoredFootprint.objects.filter(model_version__in=versions)
+        .annotate(month=TruncMonth(Coalesce("ended_at", "started_at"), tzinfo=UTC))
+        .values("month")
+        .order_by("month")
+        .annotate(kwh=Sum("facility_energy_kwh"), kg=Sum("location_based_kgco2e"))
+    )
+    return [(row["month"].strftime("%Y-%m"), row["kwh"], row["kg"]) for row in rows]
 
 
 def statement_totals(versions: list[ModelVersion]) -> dict[str, Range]:

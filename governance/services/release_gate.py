@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from governance.access import require_registry_editor, require_visible
 from governance.errors import Conflict
-from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
+from governance.models import (
+    AuditReport,
+    ImpactReview,
+    ModelVersion,
+    ReviewKind,
+    ReviewState,
+    StoredFootprint,
+    VersionStatus,
+)
 from governance.services import audit, reviews
 from governance.services.budgets import budget_status
 from governance.services.footprints import VersionFootprint, digest, snapshot, version_footprint
@@ -94,6 +102,24 @@ def _budget_rule(version: ModelVersion) -> Finding:
             "Exceeded: " + ", ".join(f"{e['budget']} ({e['share']:.0%})" for e in exceeded) + ".",
         )
     return Finding("budgets", True, {"budgets": budgets.count()}, "No budget is exceeded.")
+
+
+def _freshness_rule(version: ModelVersion) -> Finding:
+    """The gate answers on stored figures, never recomputing on a request; a figure whose
+    inputs changed and that the background task has not recomputed yet closes the gate
+    until it has, rather than letting it answer on old numbers."""
+    stale = list(
+        StoredFootprint.objects.filter(model_version=version, stale=True).values_list("run__label", flat=True)[:20]
+    )
+    if stale:
+        return Finding(
+            "figures_current",
+            False,
+            {"stale_runs": stale},
+            f"{len(stale)} run footprint(s) are being recomputed after a change of their inputs "
+            f"({', '.join(stale[:3])}{'…' if len(stale) > 3 else ''}): ask again in a few minutes.",
+        )
+    return Finding("figures_current", True, {}, "Every run's stored footprint is up to date with its inputs.")
 
 
 def _coverage_rule(version: ModelVersion, footprint: VersionFootprint) -> Finding:
@@ -196,6 +222,7 @@ def evaluate_release_gate(*, version: ModelVersion, actor: User) -> GateDecision
     review_finding, review = _review_rule(version, approved, current)
     findings = [
         review_finding,
+        _freshness_rule(version),
         _budget_rule(version),
         _coverage_rule(version, footprint),
         _regression_rule(version, footprint, review),

@@ -12,8 +12,7 @@ from django.utils import timezone
 from governance.access import require_registry_editor, require_role
 from governance.errors import Conflict, GovernanceError
 from governance.models import Deployment, ModelVersion, Role, Run, RunStatus, UsageReport
-from governance.services import audit
-from governance.services.budgets import check_budgets
+from governance.services import audit, ledger
 from lca.inputs import InvalidRequest, request_from_data
 from telemetry import services as telemetry
 
@@ -58,6 +57,7 @@ def open_run(*, version: ModelVersion, actor: User, **fields: Any) -> Run:
         project_id=version.project.pk,
         payload={"version": version.pk, "label": run.label, "stage": run.stage},
     )
+    ledger.refresh(run.pk)
     return run
 
 
@@ -84,7 +84,7 @@ def close_run(*, run: Run, actor: User, status: str, ended_at: datetime | None =
         project_id=run.model_version.project.pk,
         payload={"status": status, "ended_at": run.ended_at.isoformat()},
     )
-    transaction.on_commit(lambda: check_budgets(project=run.model_version.project))
+    ledger.refresh(run.pk)  # the footprint and the budgets it counts toward, in this transaction
     return run
 
 
@@ -103,6 +103,7 @@ def grant_coverage_exception(*, run: Run, actor: User, note: str) -> Run:
         project_id=run.model_version.project.pk,
         payload={"note": note.strip()},
     )
+    ledger.refresh(run.pk)
     return run
 
 

@@ -51,6 +51,7 @@ def test_gate_refuses_until_every_rule_passes_then_allows_release(world):
     answer = gate(pipeline, version)
     assert answer["allowed"] is False and findings(answer) == {
         "approved_review": True,
+        "figures_current": True,
         "budgets": True,
         "telemetry_coverage": True,
         "per_token_regression": True,
