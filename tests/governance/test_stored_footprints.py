@@ -161,7 +161,7 @@ def test_a_run_with_figures_cannot_be_deleted(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_recomputing_one_footprint_count_it_once(world):
+def test_two_workers_recomputing_one_footprint_count_it_once(reference_data, world):
     team, _, version, pipeline = world
     run_id = measured_run(pipeline, version, "ft-race", telemetry=False)
     budget = _budget(team, limit_kwh=1e6)

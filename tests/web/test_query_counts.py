@@ -18,7 +18,7 @@ def _queries(client, url):
 
 
 def _grow(world, n):
-    team, _, version, pipeline = world
+    _, _, version, pipeline = world
     for i in range(n):
         measured_run(pipeline, version, f"sweep-{n}-{i}", telemetry=False)
         ModelVersionFactory(registered_model=version.registered_model, version=f"2.{n}.{i}")
@@ -44,7 +44,7 @@ def _grow(world, n):
     ],
 )
 def test_a_page_costs_the_same_queries_with_five_times_the_runs_and_versions(world, page, client):
-    team, _, version, pipeline = world
+    team, _, version, _ = world
     from governance.services import budgets, reviews
 
     budgets.create_budget(
