@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -45,6 +47,9 @@ def revoke_token(*, token: ApiToken, actor: User) -> ApiToken:
     return token
 
 
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 def authenticate_token(raw: str) -> ApiToken | None:
     """The active token whose secret is `raw`, or None."""
     prefix = split(raw, TOKEN_PREFIX)
@@ -53,5 +58,8 @@ def authenticate_token(raw: str) -> ApiToken | None:
     token = ApiToken.objects.active().select_related("user").filter(prefix=prefix).first()
     if token is None or not matches(token.key_hash, raw) or not token.user.is_active:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        # A read should not write: the last use is recorded at most once a minute.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token

@@ -72,3 +72,21 @@ def test_every_token_endpoint_checks_its_scope_in_one_place(team):
         assert release_only.get(path).status_code == 403, path
     reader, _ = token_client(team.pipeline, scopes=[TokenScope.REGISTRY_READ])
     assert reader.post("/api/v1/estimates/", {"energy_kwh": 1, "grid_region": "FRA"}, format="json").status_code == 200
+
+
+def test_reads_with_a_token_record_its_last_use_at_most_once_a_minute(team):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, _ = token_client(team.pipeline, [TokenScope.REGISTRY_READ])
+    client.get("/api/v1/projects/")
+    first = ApiToken.objects.get(user=team.pipeline).last_used_at
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/projects/").status_code == 200
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]  # a read does not write
+    assert ApiToken.objects.get(user=team.pipeline).last_used_at == first
+    ApiToken.objects.filter(user=team.pipeline).update(last_used_at=first - timedelta(minutes=2))
+    client.get("/api/v1/projects/")
+    assert ApiToken.objects.get(user=team.pipeline).last_used_at > first

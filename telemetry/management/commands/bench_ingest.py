@@ -8,21 +8,17 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import os
 import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
+from config.bench import free_port, gunicorn
 from telemetry import partitions
 from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.ingest import READINGS
@@ -36,12 +32,6 @@ RAW_STAGING = f"""CREATE TEMP TABLE IF NOT EXISTS bench_staging (device_id bigin
 RAW_INSERT = f"""INSERT INTO telemetry_sample (device_id, ts, label, {", ".join(READINGS)}, batch_id)
     SELECT device_id, to_timestamp(ts_epoch), label, {", ".join(READINGS)}, 0 FROM bench_staging
     ON CONFLICT (device_id, ts) DO NOTHING"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Command(BaseCommand):
@@ -67,8 +57,8 @@ class Command(BaseCommand):
             agents.append((agent, key))
         self.stdout.write(f"Preparing {batches} batches of {batch_size} samples …")
         bodies = self._bodies(agents, batches, batch_size, start)
-        port = _free_port()
-        server = self._gunicorn(port, workers)
+        port = free_port()
+        server = gunicorn(port, workers, TELEMETRY_ROLLUP_INLINE="0")
         http_s = copy_s = 0.0
         latencies: list[float] = []
         try:
@@ -123,41 +113,6 @@ class Command(BaseCommand):
             payload = {"batch_seq": seq + 1, "devices": [d.__dict__ for d in backend.devices()], "samples": samples}
             bodies.append((key, gzip.compress(json.dumps(payload).encode(), 5), samples))
         return bodies
-
-    def _gunicorn(self, port: int, workers: int) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "AUDIT_CHAIN_KEY": os.environ.get("AUDIT_CHAIN_KEY") or secrets.token_urlsafe(32),  # ingest writes none
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "TELEMETRY_ROLLUP_INLINE": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "-w",
-                str(workers),
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-        )
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return server
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("gunicorn did not start")
 
     def _warm_up(self, port: int, bodies: list[tuple[str, bytes, Any]]) -> None:
         """Every worker connects to the database and runs the ingest once (empty batches)."""
