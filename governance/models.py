@@ -351,6 +351,21 @@ class StoredFootprint(models.Model):
         return f"footprint of run {self.run_id}"
 
 
+class VersionFigures(models.Model):
+    """A version's figures — the snapshot a review freezes — as last computed, for the
+    release gate and the review pages to compare. Marked stale when one of its runs'
+    footprints, its usage, its deployments' telemetry or a factor changes, and computed
+    again by the next read that needs it."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, primary_key=True, related_name="figures")
+    snapshot = models.JSONField()
+    stale = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"figures of version {self.version_id}"
+
+
 class BudgetEntry(models.Model):
     """One run's contribution to one budget: corrected in place when the run's footprint
     changes, with the budget's totals, in the same transaction."""

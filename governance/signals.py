@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from governance.models import Deployment, ModelVersion, UsageReport
 from governance.services import audit, ledger
 from lca.signals import reference_changed
 from telemetry.signals import energy_rolled_up
@@ -66,3 +67,17 @@ def telemetry_arrived(sender: Any, labels: set[str], start: Any, end: Any, **kwa
 def reference_edited(sender: Any, **changed: Any) -> None:
     changed.pop("signal", None)
     ledger.mark_stale_for_reference(**changed)
+
+
+@receiver(post_save, sender=ModelVersion)
+@receiver(post_save, sender=Deployment)
+@receiver(post_save, sender=UsageReport)
+def version_inputs_saved(sender: Any, instance: ModelVersion | Deployment | UsageReport, **kwargs: Any) -> None:
+    """A version's own fields, deployments or usage changed (by a service or in the admin)."""
+    if isinstance(instance, ModelVersion):
+        version_id = instance.pk
+    elif isinstance(instance, Deployment):
+        version_id = instance.model_version_id
+    else:
+        version_id = instance.deployment.model_version_id
+    ledger.mark_versions_stale([version_id])

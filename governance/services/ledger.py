@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from celery import current_app
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from governance.models import Run, RunStatus, StoredFootprint
+from governance.models import Deployment, ModelVersion, Run, RunStatus, StoredFootprint, VersionFigures
 from governance.services import budgets
-from governance.services.footprints import compute_run_footprint, inputs_digest
+from governance.services.footprints import compute_run_footprint, inputs_digest, snapshot, version_footprint
 from lca.present import estimate_data
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,38 @@ def refresh(run_id: int) -> StoredFootprint:
         return record
     record, _ = StoredFootprint.objects.update_or_create(run=run, defaults=values)
     budgets.post_run(record)
+    mark_versions_stale([run.model_version_id])
     return record
+
+
+def version_snapshot(version: ModelVersion) -> dict[str, Any]:
+    """The version's figures as stored; computed now only when something changed since."""
+    record = VersionFigures.objects.filter(version=version, stale=False).first()
+    figures: dict[str, Any] = (record or refresh_version(version)).snapshot
+    return figures
+
+
+def refresh_version(version: ModelVersion) -> VersionFigures:
+    record, _ = VersionFigures.objects.update_or_create(
+        version=version,
+        defaults={"snapshot": snapshot(version_footprint(version)), "stale": False, "computed_at": timezone.now()},
+    )
+    # As jsonb gives it back (1e+16 returns as the integer 10000000000000000): a digest taken
+    # now must equal one taken from a later read.
+    record.refresh_from_db(fields=["snapshot"])
+    return record
+
+
+def mark_versions_stale(version_ids: Iterable[int]) -> int:
+    """These versions' figures changed, and so did those of the versions derived from them
+    (they include a share of their base)."""
+    ids = frontier = set(version_ids)
+    for _ in range(10):  # the depth version_footprint follows
+        frontier = set(ModelVersion.objects.filter(base_version__in=frontier).values_list("pk", flat=True)) - ids
+        if not frontier:
+            break
+        ids = ids | frontier
+    return VersionFigures.objects.filter(version__in=ids, stale=False).update(stale=True)
 
 
 def mark_stale(runs: QuerySet[Run]) -> int:
@@ -98,6 +130,7 @@ def mark_stale_for_labels(labels: Iterable[str], start: datetime, end: datetime)
     runs = Run.objects.filter(label__in=list(labels), started_at__lt=end).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gte=start)
     )
+    mark_versions_stale(Deployment.objects.filter(label__in=list(labels)).values_list("model_version_id", flat=True))
     return mark_stale(runs)
 
 
@@ -105,10 +138,11 @@ def mark_stale_for_reference(
     *, grid_regions: Iterable[int] = (), facilities: Iterable[int] = (), hardware: Iterable[int] = ()
 ) -> int:
     """A reference row changed: the runs whose footprint used it."""
-    runs = Run.objects.filter(
+    uses = (
         Q(facility__grid_region__in=list(grid_regions))
         | Q(facility__in=list(facilities))
         | Q(hardware__in=list(hardware))
         | Q(host__in=list(hardware))
     )
-    return mark_stale(runs)
+    mark_versions_stale(Deployment.objects.filter(uses).values_list("model_version_id", flat=True))
+    return mark_stale(Run.objects.filter(uses))

@@ -21,9 +21,9 @@ from governance.models import (
     StoredFootprint,
     VersionStatus,
 )
-from governance.services import audit, reviews
+from governance.services import audit, ledger, reviews
 from governance.services.budgets import budget_status
-from governance.services.footprints import VersionFootprint, digest, snapshot, version_footprint
+from governance.services.footprints import digest
 
 POLICY_VERSION = "2026.11"
 VALID_FOR = timedelta(hours=1)
@@ -122,18 +122,23 @@ def _freshness_rule(version: ModelVersion) -> Finding:
     return Finding("figures_current", True, {}, "Every run's stored footprint is up to date with its inputs.")
 
 
-def _coverage_rule(version: ModelVersion, footprint: VersionFootprint) -> Finding:
+def _coverage_rule(version: ModelVersion) -> Finding:
     threshold = version.project.min_telemetry_coverage
-    short = [rf for rf in footprint.runs if rf.coverage < threshold and not rf.run.coverage_exception]
+    runs = list(
+        StoredFootprint.objects.filter(model_version=version)
+        .order_by("run__started_at", "run_id")
+        .values_list("run__label", "coverage", "run__coverage_exception")
+    )
+    short = [(label, coverage) for label, coverage, excused in runs if coverage < threshold and not excused]
     evidence = {
         "threshold": threshold,
-        "runs": {rf.run.label: round(rf.coverage, 4) for rf in footprint.runs},
-        "exceptions": [rf.run.label for rf in footprint.runs if rf.run.coverage_exception],
+        "runs": {label: round(coverage, 4) for label, coverage, _ in runs},
+        "exceptions": [label for label, _, excused in runs if excused],
     }
-    if not footprint.runs:
+    if not runs:
         return Finding("telemetry_coverage", False, evidence, "No runs recorded: nothing was measured.")
     if short:
-        names = ", ".join(f"{rf.run.label} ({rf.coverage:.0%})" for rf in short)
+        names = ", ".join(f"{label} ({coverage:.0%})" for label, coverage in short)
         return Finding(
             "telemetry_coverage",
             False,
@@ -148,7 +153,7 @@ def _coverage_rule(version: ModelVersion, footprint: VersionFootprint) -> Findin
     )
 
 
-def _regression_rule(version: ModelVersion, footprint: VersionFootprint, review: ImpactReview | None) -> Finding:
+def _regression_rule(version: ModelVersion, figures: dict[str, Any], review: ImpactReview | None) -> Finding:
     previous = (
         ModelVersion.objects.filter(registered_model=version.registered_model, status=VersionStatus.RELEASED)
         .exclude(pk=version.pk)
@@ -157,8 +162,8 @@ def _regression_rule(version: ModelVersion, footprint: VersionFootprint, review:
     )
     if previous is None:
         return Finding("per_token_regression", True, {}, "No earlier release of this model to compare with.")
-    before = version_footprint(previous).per_1k_tokens_kgco2e
-    now = footprint.per_1k_tokens_kgco2e
+    before = ledger.version_snapshot(previous)["per_1k_tokens_kgco2e"]
+    now = figures["per_1k_tokens_kgco2e"]
     if before is None or now is None:
         return Finding(
             "per_token_regression",
@@ -166,11 +171,11 @@ def _regression_rule(version: ModelVersion, footprint: VersionFootprint, review:
             {"previous": previous.pk},
             "Per-token footprint not measured for both releases yet; the post-deployment review will compare them.",
         )
-    change = now.central / before.central - 1 if before.central else 0.0
+    change = now["central"] / before["central"] - 1 if before["central"] else 0.0
     evidence = {
         "previous": previous.pk,
-        "previous_kgco2e_per_1k_tokens": before.central,
-        "kgco2e_per_1k_tokens": now.central,
+        "previous_kgco2e_per_1k_tokens": before["central"],
+        "kgco2e_per_1k_tokens": now["central"],
         "change": round(change, 4),
         "allowed": version.project.max_regression,
     }
@@ -215,8 +220,7 @@ def _report_rule(review: ImpactReview | None, current_digest: str) -> Finding:
 
 def evaluate_release_gate(*, version: ModelVersion, actor: User) -> GateDecision:
     require_visible(actor, version.project)
-    footprint = version_footprint(version)
-    figures = snapshot(footprint)
+    figures = ledger.version_snapshot(version)  # stored; computed now only if something changed
     approved = version.reviews.filter(kind=ReviewKind.PRE_RELEASE, state=ReviewState.APPROVED).first()
     current = reviews.current_digest(approved, figures) if approved else digest(figures)
     review_finding, review = _review_rule(version, approved, current)
@@ -224,8 +228,8 @@ def evaluate_release_gate(*, version: ModelVersion, actor: User) -> GateDecision
         review_finding,
         _freshness_rule(version),
         _budget_rule(version),
-        _coverage_rule(version, footprint),
-        _regression_rule(version, footprint, review),
+        _coverage_rule(version),
+        _regression_rule(version, figures, review),
         _report_rule(review, current),
     ]
     evidence = digest({"policy": POLICY_VERSION, "snapshot": current, "findings": [asdict(f) for f in findings]})

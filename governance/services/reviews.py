@@ -21,8 +21,8 @@ from governance.models import (
     ReviewState,
     Role,
 )
-from governance.services import audit
-from governance.services.footprints import digest, in_format_of, snapshot, version_footprint
+from governance.services import audit, ledger
+from governance.services.footprints import digest, in_format_of
 from governance.services.notifications import notify
 from telemetry import services as telemetry
 
@@ -158,7 +158,7 @@ def submit_review(*, review: ImpactReview, actor: User) -> ImpactReview:
             field_errors={name: ["Required before submission."] for name in missing},
         )
     review.state, review.submitted_by, review.submitted_at = ReviewState.SUBMITTED, actor, timezone.now()
-    frozen = frozen_content(review, snapshot(version_footprint(review.model_version)))
+    frozen = frozen_content(review, ledger.refresh_version(review.model_version).snapshot)  # fresh, at submission
     review.snapshot, review.snapshot_digest = frozen, digest(frozen)
     review.save()
     _log(review, actor, "submitted", {"snapshot_digest": review.snapshot_digest})
@@ -277,4 +277,4 @@ def current_digest(review: ImpactReview, figures: dict[str, Any]) -> str:
 
 def is_current(review: ImpactReview) -> bool:
     """Whether the figures the review approved are still the version's figures."""
-    return review.snapshot_digest == current_digest(review, snapshot(version_footprint(review.model_version)))
+    return review.snapshot_digest == current_digest(review, ledger.version_snapshot(review.model_version))

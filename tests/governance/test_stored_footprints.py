@@ -212,3 +212,22 @@ def test_a_budget_edited_in_the_admin_rebuilds_its_ledger(world, client):
     assert _ledger_agrees(Budget.objects.get(pk=budget.pk)).used_kwh == (
         StoredFootprint.objects.get(run_id=run_id).facility_energy_kwh
     )
+
+
+def test_a_versions_figures_are_stored_and_follow_its_runs_and_fields(world):
+    from governance.models import VersionFigures
+
+    team, _, version, pipeline = world
+    measured_run(pipeline, version, "ft-v1")
+    first = ledger.version_snapshot(version)
+    assert VersionFigures.objects.get(version=version).stale is False
+    assert ledger.version_snapshot(version) == first  # read, not recomputed
+
+    measured_run(pipeline, version, "ft-v2")  # a run stored: the version's figures are stale
+    assert VersionFigures.objects.get(version=version).stale is True
+    second = ledger.version_snapshot(version)
+    assert [r["label"] for r in second["runs"]] == ["aurora/ft-v1", "aurora/ft-v2"]
+
+    version.training_tokens = 2 * 10**12  # a field edited (by a service or in the admin)
+    version.save()
+    assert ledger.version_snapshot(version)["training_flops"] > 0
