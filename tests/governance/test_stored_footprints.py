@@ -217,7 +217,7 @@ def test_a_budget_edited_in_the_admin_rebuilds_its_ledger(world, client):
 def test_a_versions_figures_are_stored_and_follow_its_runs_and_fields(world):
     from governance.models import VersionFigures
 
-    team, _, version, pipeline = world
+    _, _, version, pipeline = world
     measured_run(pipeline, version, "ft-v1")
     first = ledger.version_snapshot(version)
     assert VersionFigures.objects.get(version=version).stale is False
