@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 
 from governance.access import require_budget_setter
 from governance.models import Budget, BudgetEntry, Project, StoredFootprint
@@ -91,10 +91,10 @@ def post_run(record: StoredFootprint) -> None:
         else:
             delta_kwh, delta_kg = kwh - entry.energy_kwh, kg - entry.kgco2e
             BudgetEntry.objects.filter(pk=entry.pk).update(energy_kwh=kwh, kgco2e=kg)
-        Budget.objects.filter(pk=budget.pk).update(
-            used_kwh=F("used_kwh") + delta_kwh, used_kgco2e=F("used_kgco2e") + delta_kg
-        )
-        budget.refresh_from_db(fields=["used_kwh", "used_kgco2e"])
+        # The budget's row is locked (select_for_update): its totals can be written as computed.
+        budget.used_kwh += delta_kwh
+        budget.used_kgco2e += delta_kg
+        Budget.objects.filter(pk=budget.pk).update(used_kwh=budget.used_kwh, used_kgco2e=budget.used_kgco2e)
         _settle(budget)
 
 

@@ -60,7 +60,12 @@ def refresh(run_id: int) -> StoredFootprint:
             StoredFootprint.objects.filter(run=run).update(stale=False)
             record.stale = False
         return record
-    record, _ = StoredFootprint.objects.update_or_create(run=run, defaults=values)
+    if record is None:
+        record = StoredFootprint.objects.create(run=run, **values)
+    else:  # the run's row is locked: nobody else writes its footprint meanwhile
+        StoredFootprint.objects.filter(run=run).update(**values)
+        for name, value in values.items():
+            setattr(record, name, value)
     budgets.post_run(record)
     mark_versions_stale([run.model_version_id])
     return record
