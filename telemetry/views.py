@@ -27,8 +27,9 @@ def devices(request: HttpRequest) -> HttpResponse:
     allowed = access.visible_labels(request.user)
     if allowed is not None:
         recent = recent.filter(label__in=allowed)
-    labels = set(recent.values_list("label", flat=True))
-    return render(request, "telemetry/devices.html", {"rows": rows, "labels": sorted(labels - {""})})
+    # The distinct labels, found by the database: a week of a fleet's minutes stays there.
+    labels = recent.exclude(label="").order_by("label").values_list("label", flat=True).distinct()
+    return render(request, "telemetry/devices.html", {"rows": rows, "labels": list(labels)})
 
 
 @login_required

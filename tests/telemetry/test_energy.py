@@ -94,3 +94,17 @@ def test_a_late_batch_is_rolled_into_its_minutes(run):
     after = queries.energy(start=window(start, clock.now)[0], end=window(start, clock.now)[1], labels=["train-42"])
     assert after.energy_kwh > before.energy_kwh
     assert after.last_sample > before.last_sample - timedelta(seconds=1)
+
+
+def test_a_labels_energy_is_read_from_the_rollups_alone(run):
+    """Once rolled up, the raw samples are not read: the answer survives their removal."""
+    from django.db import connection
+
+    start, end, *_ = run
+    before = queries.energy(start=window(start, end)[0], end=window(start, end)[1], labels=["train-42"])
+    first = before.first_sample
+    assert first is not None and first != first.replace(second=0, microsecond=0)  # a sample's time, not a minute's
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM telemetry_sample")
+    after = queries.energy(start=window(start, end)[0], end=window(start, end)[1], labels=["train-42"])
+    assert after == before

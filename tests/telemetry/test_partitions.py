@@ -39,3 +39,14 @@ def test_samples_table_is_partitioned_with_brin_on_time(db):
         assert cursor.fetchone() == ("r",)
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'telemetry_sample_ts_brin'")
         assert "brin" in cursor.fetchone()[0]
+
+
+def test_every_partition_summarises_its_brin_index_itself(db):
+    partitions.ensure({date(2020, 2, 1)})  # a partition made after the index
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.reloptions FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'telemetry_sample_ts_brin'::regclass"
+        )
+        rows = cursor.fetchall()
+    assert rows and all("autosummarize=on" in (options or []) for _, options in rows), rows
