@@ -1,7 +1,10 @@
-"""Ingest throughput: batches through the real HTTP endpoint on gunicorn, against
-the same rows loaded with the database's own idempotent COPY, in one run. The two
-alternate in rounds, so a machine that speeds up or slows down mid-run (these are
-shared machines) moves both figures alike."""
+"""Ingest throughput: batches through the real HTTP endpoint on gunicorn, against the
+same rows loaded with the database's own idempotent COPY, in one run and at the same
+concurrency. The baseline writes to devices of its own, so neither ever meets the
+other's rows. The two alternate in rounds, so a machine that speeds up or slows down
+mid-run (these are shared machines) moves both figures alike. By default a batch is
+what the agent sends (8 GPUs sampled at 1 Hz, sent every 10 s) and rollups run as the
+server runs them without a broker: inline, after each batch."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from config.bench import free_port, gunicorn
 from telemetry import partitions
 from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.ingest import READINGS
-from telemetry.models import Agent, Device, IngestBatch, QuarantinedSample
+from telemetry.models import Agent, Device, IngestBatch, MinuteRollup, QuarantinedSample
 from telemetry.services import create_enrolment_token, enrol_agent
 
 DAY_OFFSET = 20  # the benchmark writes into one old day's partition and drops it afterwards
@@ -38,14 +41,27 @@ class Command(BaseCommand):
     help = "Measures telemetry ingest through HTTP (gunicorn) against raw COPY; prints samples/s and latency."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batches", type=int, default=240, help="Batches sent through HTTP.")
-        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--batches", type=int, default=1200, help="Batches sent through HTTP.")
+        parser.add_argument(
+            "--batch-size", type=int, default=80, help="Samples per batch (the agent's: 8 GPUs × 10 s)."
+        )
+        parser.add_argument(
+            "--rollups", choices=["inline", "off"], default="inline", help="Roll up after each batch, or leave it."
+        )
         parser.add_argument("--concurrency", type=int, default=2, help="Concurrent senders (one agent each).")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
         parser.add_argument("--rounds", type=int, default=4, help="Alternating HTTP and COPY rounds.")
 
     def handle(
-        self, *args: Any, batches: int, batch_size: int, concurrency: int, workers: int, rounds: int, **opts: Any
+        self,
+        *args: Any,
+        batches: int,
+        batch_size: int,
+        concurrency: int,
+        workers: int,
+        rounds: int,
+        rollups: str,
+        **opts: Any,
     ) -> None:
         day = datetime.now(UTC).date() - timedelta(days=DAY_OFFSET)
         partitions.ensure({day})
@@ -58,7 +74,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Preparing {batches} batches of {batch_size} samples …")
         bodies = self._bodies(agents, batches, batch_size, start)
         port = free_port()
-        server = gunicorn(port, workers, TELEMETRY_ROLLUP_INLINE="0")
+        server = gunicorn(port, workers, TELEMETRY_ROLLUP_INLINE="1" if rollups == "inline" else "0")
         http_s = copy_s = 0.0
         latencies: list[float] = []
         try:
@@ -68,7 +84,7 @@ class Command(BaseCommand):
                 elapsed, part_latencies = self._send(port, part, concurrency)
                 http_s += elapsed
                 latencies += part_latencies
-                copy_s += self._raw_copy(part)
+                copy_s += self._raw_copy(part, self._raw_devices(agents), concurrency)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -80,10 +96,12 @@ class Command(BaseCommand):
         p99 = statistics.quantiles(latencies, n=100)[98] * 1000
         self.stdout.write(f"samples                 {total:>12,}")
         self.stdout.write(
-            f"HTTP ingest             {http_rate:>12,.0f} samples/s ({workers} gunicorn workers, {concurrency} senders)"
+            f"HTTP ingest             {http_rate:>12,.0f} samples/s ({workers} gunicorn workers, "
+            f"{concurrency} senders, batches of {batch_size}, rollups {rollups})"
         )
         self.stdout.write(
-            f"raw idempotent COPY     {copy_rate:>12,.0f} samples/s (staging table + INSERT … ON CONFLICT DO NOTHING)"
+            f"raw idempotent COPY     {copy_rate:>12,.0f} samples/s (staging table + INSERT … ON CONFLICT DO NOTHING, "
+            f"{concurrency} connections)"
         )
         self.stdout.write(f"ratio HTTP / COPY       {http_rate / copy_rate:>12.2f}")
         self.stdout.write(f"batch latency p50       {p50:>12.1f} ms")
@@ -163,29 +181,56 @@ class Command(BaseCommand):
             raise RuntimeError(f"{len(failures)} batches failed: {sorted(set(failures))[:5]}")
         return elapsed, latencies
 
-    def _raw_copy(self, bodies: list[tuple[str, bytes, list[dict[str, Any]]]]) -> float:
-        """Seconds to load the same rows, shifted one hour so they are new, rendered to
-        typed COPY text before the clock starts, one batch per transaction on one
-        connection: what PostgreSQL itself does for an idempotent load."""
-        devices = {d.uuid: d.pk for d in Device.objects.filter(uuid__startswith="GPU-BENCH-")}
+    def _raw_devices(self, agents: list[tuple[Agent, str]]) -> dict[str, int]:
+        """A twin of each benchmark GPU for the baseline: its rows never collide with HTTP's."""
+        twins = {}
+        for device in Device.objects.filter(agent__in=[a for a, _ in agents], uuid__startswith="GPU-BENCH-"):
+            twin, _ = Device.objects.get_or_create(
+                uuid=device.uuid.replace("BENCH", "RAW"), defaults={"agent_id": device.agent_id, "name": "raw"}
+            )
+            twins[device.uuid] = twin.pk
+        return twins
+
+    def _raw_copy(
+        self, bodies: list[tuple[str, bytes, list[dict[str, Any]]]], devices: dict[str, int], concurrency: int
+    ) -> float:
+        """Seconds to load the same rows into the twin devices, rendered to typed COPY text
+        before the clock starts, one batch per transaction, on as many connections as HTTP
+        has senders: what PostgreSQL itself does for an idempotent load."""
         chunks = [
             "".join(
-                f"{devices[s['device']]}\t{s['ts'] + 3600!r}\t{s['label']}\t"
+                f"{devices[s['device']]}\t{s['ts']!r}\t{s['label']}\t"
                 + "\t".join("\\N" if s[f] is None else str(s[f]) for f in READINGS)
                 + "\n"
                 for s in samples
             )
             for _, _, samples in bodies
         ]
+        lock = threading.Lock()
+
+        def loader() -> None:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(RAW_STAGING)
+                    while True:
+                        with lock:
+                            if not chunks:
+                                return
+                            chunk = chunks.pop()
+                        with transaction.atomic():
+                            with cursor.copy("COPY bench_staging FROM STDIN") as copy:
+                                copy.write(chunk)
+                            cursor.execute(RAW_INSERT)
+                            cursor.execute("TRUNCATE bench_staging")
+            finally:
+                connection.close()  # each thread has its own connection
+
+        threads = [threading.Thread(target=loader) for _ in range(concurrency)]
         t0 = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(RAW_STAGING)
-            for chunk in chunks:
-                with transaction.atomic():
-                    with cursor.copy("COPY bench_staging FROM STDIN") as copy:
-                        copy.write(chunk)
-                    cursor.execute(RAW_INSERT)
-                    cursor.execute("TRUNCATE bench_staging")
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         return time.perf_counter() - t0
 
     def _clean(self, agents: list[tuple[Agent, str]], day: Any) -> None:
@@ -194,5 +239,6 @@ class Command(BaseCommand):
         ids = [a.pk for a, _ in agents]
         IngestBatch.objects.filter(agent_id__in=ids).delete()
         QuarantinedSample.objects.filter(agent_id__in=ids).delete()
+        MinuteRollup.objects.filter(device__agent_id__in=ids).delete()
         Device.objects.filter(agent_id__in=ids).delete()
         Agent.objects.filter(pk__in=ids).delete()
