@@ -20,6 +20,8 @@ from telemetry.agent.spool import Spool, SpoolFull
 
 log = logging.getLogger("greenlight.agent")
 
+# The most samples a batch carries when the agent catches up (the server takes 20,000).
+CATCH_UP_SAMPLES = 10_000
 # A batch the server answers 5xx this many times in a row is set aside in the local
 # quarantine: a server bug on one batch must not block every batch behind it.
 MAX_SERVER_ERRORS = 8
@@ -119,17 +121,26 @@ class Agent:
         return len(rows)
 
     def seal(self) -> bool:
-        return self.spool.seal(self.envelope, self.batch_size) is not None
+        """Seals spooled samples into a numbered batch: the configured size, or, when more
+        than that has waited (the server was slow or away), up to CATCH_UP_SAMPLES, so that
+        a backlog drains in a few large requests rather than many small ones."""
+        waiting = self.spool.status().pending_samples
+        limit = self.batch_size if waiting <= self.batch_size else min(waiting, CATCH_UP_SAMPLES)
+        return self.spool.seal(self.envelope, limit) is not None
+
+    def seal_if_due(self, since_last_seal_s: float) -> bool:
+        """Seals every batch_every_s (sooner when a batch's worth waits), but not while a
+        sealed batch is still unsent: behind, samples gather in the spool for one larger batch."""
+        status = self.spool.status()
+        due = since_last_seal_s >= self.batch_every_s or status.pending_samples >= self.batch_size
+        return due and status.pending_batches == 0 and self.seal()
 
     def sampling_loop(self) -> None:
         next_tick = time.monotonic()
         last_seal = time.monotonic()
         while not self.stop.is_set():
             self.sample_once()
-            if time.monotonic() - last_seal >= self.batch_every_s or self.spool.status().pending_samples >= (
-                self.batch_size
-            ):
-                self.seal()
+            if self.seal_if_due(time.monotonic() - last_seal):
                 last_seal = time.monotonic()
             next_tick += self.interval_s
             self.stop.wait(max(0.0, next_tick - time.monotonic()))

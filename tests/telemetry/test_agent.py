@@ -177,3 +177,25 @@ def test_a_batch_the_server_keeps_failing_on_is_set_aside(tmp_path):
     assert agent.send_once() is None  # the next batch goes through
     assert spool.status().pending_batches == 0
     stub.close()
+
+
+def test_after_an_outage_the_backlog_goes_in_a_few_large_batches(tmp_path):
+    from telemetry.agent.core import CATCH_UP_SAMPLES
+
+    stub = Stub([(503, {})] * 3)
+    agent, spool = make_agent(tmp_path, stub.url, batch_size=20, max_samples=100_000)
+    agent.sample_once()
+    assert agent.seal_if_due(since_last_seal_s=60)
+    for _ in range(3):  # the server is away: the sealed batch waits, nothing more is sealed
+        assert agent.send_once() is not None
+        for _ in range(50):
+            agent.sample_once()
+        assert not agent.seal_if_due(since_last_seal_s=60)
+    assert spool.status().pending_batches == 1 and spool.status().pending_samples == 300
+    assert agent.send_once() is None  # back: the first batch goes
+    assert agent.seal_if_due(since_last_seal_s=60)
+    assert agent.send_once() is None
+    sizes = [len(b["samples"]) for b in stub.bodies[-2:]]
+    assert sizes == [2, 300] and CATCH_UP_SAMPLES >= 300  # one batch for the whole backlog, not 15
+    assert spool.status().pending_samples == 0
+    stub.close()
