@@ -6,7 +6,6 @@ what is stored and never recompute on a read."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -20,8 +19,6 @@ from governance.models import Deployment, ModelVersion, Run, RunStatus, StoredFo
 from governance.services import budgets
 from governance.services.footprints import compute_run_footprint, inputs_digest, snapshot, version_footprint
 from lca.present import estimate_data
-
-log = logging.getLogger(__name__)
 
 
 @transaction.atomic
