@@ -322,6 +322,8 @@ class WebhookListView(RegistryView, generics.ListAPIView):  # type: ignore[type-
 
 
 class WebhookRotateSecretView(RegistryView):
+    serializer_class = s.WebhookSecretOutput  # what OPTIONS describes
+
     @extend_schema(request=None, responses={200: s.WebhookSecretOutput})
     def post(self, request: Request, pk: int) -> Response:
         """A new signing secret, shown once; the old one keeps signing (a second signature) for 24 hours."""

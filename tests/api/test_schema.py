@@ -71,3 +71,30 @@ def test_every_operation_documents_the_error_shape_and_unknown_api_paths_answer_
             assert {"400", "401", "403", "404"} <= set(operation["responses"]), (method, path)
     missing = client.get("/api/v1/no-such-thing/")
     assert missing.status_code == 404 and missing.json() == {"message": "Not found.", "errors": {}}
+
+
+def test_options_on_every_endpoint_is_never_a_server_error(team):
+    """What the fuzzer found once: OPTIONS describes a view through its serializer."""
+    import re
+
+    from django.urls import URLResolver
+
+    from config.urls import api_v1
+    from tests.conftest import client_for
+
+    def routes(patterns, prefix):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from routes(p.url_patterns, prefix + str(p.pattern))
+            else:
+                yield prefix + str(p.pattern)
+
+    client = client_for(team.owner)
+    failing = [
+        url
+        for route in routes(api_v1, "/api/v1/")
+        if not route.endswith(("schema/", "docs/", "redoc/"))  # HTML documentation pages
+        for url in [re.sub(r"<[^>]+>", "0", route)]
+        if client.options(url).status_code >= 500
+    ]
+    assert failing == []
