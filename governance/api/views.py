@@ -159,7 +159,7 @@ class ModelVersionListView(RegistryView, generics.ListAPIView):  # type: ignore[
     ordering_fields = ["created_at", "parameters", "version"]
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
-        return ModelVersion.objects.visible_to(self.request.user).select_related("registered_model")
+        return ModelVersion.objects.visible_to(self.request.user).select_related("registered_model__project")
 
     @extend_schema(request=s.ModelVersionInput, responses={201: s.ModelVersionOutput})
     def post(self, request: Request) -> Response:
@@ -171,7 +171,7 @@ class ModelVersionBase(RegistryView):
     serializer_class = s.ModelVersionOutput
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
-        return ModelVersion.objects.visible_to(self.request.user).select_related("registered_model")
+        return ModelVersion.objects.visible_to(self.request.user).select_related("registered_model__project")
 
 
 class ModelVersionDetailView(ModelVersionBase, generics.RetrieveAPIView):  # type: ignore[type-arg]
