@@ -134,7 +134,7 @@ def stored_run_footprints(version: ModelVersion) -> list[RunFootprint]:
         "run__facility__grid_region", "run__facility__supplier", "run__hardware", "run__host"
     )
     # In the runs' own order, as snapshots froze them.
-    return [from_stored(r) for r in records.order_by("run__started_at", "run_id")]
+    return [from_stored(r) for r in records.order_by("started_at", "run_id")]
 
 
 def run_footprint(run: Run) -> RunFootprint:

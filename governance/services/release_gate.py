@@ -126,7 +126,7 @@ def _coverage_rule(version: ModelVersion) -> Finding:
     threshold = version.project.min_telemetry_coverage
     runs = list(
         StoredFootprint.objects.filter(model_version=version)
-        .order_by("run__started_at", "run_id")
+        .order_by("started_at", "run_id")
         .values_list("run__label", "coverage", "run__coverage_exception")
     )
     short = [(label, coverage) for label, coverage, excused in runs if coverage < threshold and not excused]

@@ -111,6 +111,8 @@ class Command(BaseCommand):
         )
         with transaction.atomic():
             budgets.rebuild(budget)
+        with connection.cursor() as cursor:  # as autovacuum would after such a load
+            cursor.execute("ANALYZE governance_run, governance_storedfootprint, governance_budgetentry")
         _, secret = tokens.issue_token(user=owner, name="bench", scopes=["registry:read"])
         return {"owner": owner, "project": project, "version": versions[0], "budget": budget, "secret": secret}
 
