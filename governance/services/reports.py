@@ -78,7 +78,7 @@ def model_card(review: ImpactReview) -> dict[str, Any]:
         "hardware_used": "not in the snapshot",
     }
     source = f"Greenlight audit report, review #{review.pk}, snapshot {review.snapshot_digest[:12]}"
-    return {"emissions": card["emissions"], "source": source, **{k: v for k, v in card.items() if k != "emissions"}}
+    return {**card, "source": source}
 
 
 CARD_KEYS = ("emissions", "source", "training_type", "geographical_location", "hardware_used")
