@@ -145,9 +145,12 @@ def test_a_report_prints_the_approved_snapshot_whatever_changed_since(world):
     assert "ft-before" in text and "ft-after" not in text
     from lca.templatetags.figures import number
 
-    for name in ("facility_energy_kwh", "location_based_kgco2e", "market_based_kgco2e"):
-        assert number(snapshot["totals"][name]["central"]) in text, name
-    assert number(live["totals"]["facility_energy_kwh"]["central"]) not in text
+    for label, name, unit in (
+        ("Facility energy (training and evaluation runs)", "facility_energy_kwh", "kWh"),
+        ("Location-based carbon", "location_based_kgco2e", "kgCO2e"),
+        ("Market-based carbon (separate view, never added)", "market_based_kgco2e", "kgCO2e"),
+    ):  # each headline figure as frozen, not as it is now
+        assert f"{label} {number(snapshot['totals'][name]['central'])} {unit}" in text, name
 
 
 def test_a_review_frozen_in_the_first_format_stays_current_and_its_report_says_what_it_lacks(world):
