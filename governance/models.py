@@ -366,6 +366,19 @@ class VersionFigures(models.Model):
         return f"figures of version {self.version_id}"
 
 
+class GateRecord(models.Model):
+    """The release gate's last answer for a version, for pipelines that ask often. Marked
+    stale by anything a rule reads; a release always evaluates afresh."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, primary_key=True, related_name="gate")
+    decision = models.JSONField(help_text="allowed, policy_version, evidence_digest and findings.")
+    stale = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"gate of version {self.version_id}"
+
+
 class BudgetEntry(models.Model):
     """One run's contribution to one budget: corrected in place when the run's footprint
     changes, with the budget's totals, in the same transaction."""

@@ -10,11 +10,21 @@ from typing import Any
 from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from governance.models import Deployment, ModelVersion, UsageReport
-from governance.services import audit, ledger
+from governance.models import (
+    AuditReport,
+    Budget,
+    Deployment,
+    ImpactReview,
+    ModelVersion,
+    Project,
+    ReviewDecision,
+    Run,
+    UsageReport,
+)
+from governance.services import audit, gate_records, ledger
 from lca.signals import reference_changed
 from telemetry.signals import energy_rolled_up
 
@@ -81,3 +91,27 @@ def version_inputs_saved(sender: Any, instance: ModelVersion | Deployment | Usag
     else:
         version_id = instance.deployment.model_version_id
     ledger.mark_versions_stale([version_id])
+
+
+@receiver(post_save, sender=Run)
+@receiver(post_save, sender=ImpactReview)
+@receiver(post_save, sender=ReviewDecision)
+@receiver(post_save, sender=AuditReport)
+def gate_input_saved(sender: Any, instance: Run | ImpactReview | ReviewDecision | AuditReport, **kwargs: Any) -> None:
+    """A run (its coverage exception), a review, a decision or a report changed: the
+    version's stored gate answer no longer stands."""
+    if isinstance(instance, Run | ImpactReview):
+        version_id = instance.model_version_id
+    elif isinstance(instance, ReviewDecision):
+        version_id = instance.review.model_version_id
+    else:
+        version_id = instance.review.model_version_id
+    gate_records.mark_stale([version_id])
+
+
+@receiver(post_save, sender=Project)
+@receiver(post_save, sender=Budget)
+@receiver(post_delete, sender=Budget)
+def project_gate_input_saved(sender: Any, instance: Project | Budget, **kwargs: Any) -> None:
+    """The project's policy or a budget changed: every gate of the project."""
+    gate_records.mark_project_stale(instance.pk if isinstance(instance, Project) else instance.project_id)

@@ -13,7 +13,7 @@ from django.db.models import Q, Sum
 
 from governance.access import require_budget_setter
 from governance.models import Budget, BudgetEntry, Project, StoredFootprint
-from governance.services import audit
+from governance.services import audit, gate_records
 from governance.services.notifications import notify
 
 LEVELS = ["ok", "warning", "exceeded"]
@@ -51,6 +51,7 @@ def _settle(budget: Budget) -> None:
     rising = LEVELS.index(status.level) > LEVELS.index(budget.level)
     Budget.objects.filter(pk=budget.pk).update(level=status.level)
     budget.level = status.level
+    gate_records.mark_project_stale(budget.project_id)
     payload = {
         "budget": budget.name,
         "level": status.level,

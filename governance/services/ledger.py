@@ -15,8 +15,15 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from governance.models import Deployment, ModelVersion, Run, RunStatus, StoredFootprint, VersionFigures
-from governance.services import budgets
+from governance.models import (
+    Deployment,
+    ModelVersion,
+    Run,
+    RunStatus,
+    StoredFootprint,
+    VersionFigures,
+)
+from governance.services import budgets, gate_records
 from governance.services.footprints import compute_run_footprint, inputs_digest, snapshot, version_footprint
 from lca.present import estimate_data
 
@@ -56,6 +63,7 @@ def refresh(run_id: int) -> StoredFootprint:
         if record.stale:
             StoredFootprint.objects.filter(run=run).update(stale=False)
             record.stale = False
+            gate_records.mark_stale([run.model_version_id])  # the gate's figures_current rule
         return record
     if record is None:
         record = StoredFootprint.objects.create(run=run, **values)
@@ -95,12 +103,14 @@ def mark_versions_stale(version_ids: Iterable[int]) -> int:
         if not frontier:
             break
         ids = ids | frontier
+    gate_records.mark_stale(ids)
     return VersionFigures.objects.filter(version__in=ids, stale=False).update(stale=True)
 
 
 def mark_stale(runs: QuerySet[Run]) -> int:
     """Marks these runs' stored footprints stale and queues their recomputation."""
     count = StoredFootprint.objects.filter(run__in=runs, stale=False).update(stale=True)
+    gate_records.mark_stale(runs.values_list("model_version_id", flat=True))
     if count:
         transaction.on_commit(lambda: current_app.tasks["governance.tasks.recompute_footprints"].delay())
     return count

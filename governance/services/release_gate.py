@@ -14,6 +14,7 @@ from governance.access import require_registry_editor, require_visible
 from governance.errors import Conflict
 from governance.models import (
     AuditReport,
+    GateRecord,
     ImpactReview,
     ModelVersion,
     ReviewKind,
@@ -21,7 +22,7 @@ from governance.models import (
     StoredFootprint,
     VersionStatus,
 )
-from governance.services import audit, ledger, reviews
+from governance.services import audit, gate_records, ledger, reviews
 from governance.services.budgets import budget_status
 from governance.services.footprints import digest
 
@@ -218,8 +219,24 @@ def _report_rule(review: ImpactReview | None, current_digest: str) -> Finding:
     )
 
 
-def evaluate_release_gate(*, version: ModelVersion, actor: User) -> GateDecision:
+def evaluate_release_gate(*, version: ModelVersion, actor: User, stored: bool = True) -> GateDecision:
+    """The gate's answer: the stored one while nothing a rule reads has changed (`stored`),
+    else evaluated now and stored. A release passes stored=False: it always evaluates."""
     require_visible(actor, version.project)
+    record = GateRecord.objects.filter(version=version, stale=False).first() if stored else None
+    if record is not None and record.decision["policy_version"] == POLICY_VERSION:
+        d = record.decision
+        findings = [Finding(**f) for f in d["findings"]]
+        return GateDecision(d["allowed"], POLICY_VERSION, d["evidence_digest"], timezone.now() + VALID_FOR, findings)
+    decision = _evaluate(version)
+    stored_form = {k: v for k, v in decision.as_dict().items() if k != "expires_at"}
+    GateRecord.objects.update_or_create(
+        version=version, defaults={"decision": stored_form, "stale": False, "computed_at": timezone.now()}
+    )
+    return decision
+
+
+def _evaluate(version: ModelVersion) -> GateDecision:
     figures = ledger.version_snapshot(version)  # stored; computed now only if something changed
     approved = version.reviews.filter(kind=ReviewKind.PRE_RELEASE, state=ReviewState.APPROVED).first()
     current = reviews.current_digest(approved, figures) if approved else digest(figures)
@@ -266,7 +283,7 @@ def _release(*, version: ModelVersion, actor: User) -> tuple[ModelVersion, GateD
     require_registry_editor(actor, version.project)  # the owner, ML leads and pipelines release
     if version.status == VersionStatus.RELEASED:
         raise Conflict(f"{version} is already released.")
-    decision = evaluate_release_gate(version=version, actor=actor)
+    decision = evaluate_release_gate(version=version, actor=actor, stored=False)
     if not decision.allowed:
         raise GateClosed(decision)
     # The audit event first: the database releases a version only right after its release
@@ -277,4 +294,5 @@ def _release(*, version: ModelVersion, actor: User) -> tuple[ModelVersion, GateD
     with connection.cursor() as cursor:
         cursor.execute("SELECT governance_release_version(%s, %s)", [version.pk, timezone.now()])
     version.refresh_from_db(fields=["status", "released_at"])
+    gate_records.mark_stale([version.pk])  # a new previous release for the model's other versions
     return version, decision

@@ -21,7 +21,7 @@ from django.utils import timezone
 from weasyprint import HTML, default_url_fetcher
 
 from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
-from governance.services import audit, reviews
+from governance.services import audit, gate_records, reviews
 from lca.charts import line_chart, range_bars
 from lca.uncertainty import Range
 
@@ -200,6 +200,7 @@ def render_report(report_id: int) -> AuditReport:
                 export=json.loads(audit.canonical(export)),
                 finished_at=timezone.now(),
             )
+            gate_records.mark_stale([report.review.model_version_id])  # the audit_report rule
             audit.record(
                 actor="system",
                 action="report.generated",

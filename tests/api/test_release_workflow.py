@@ -164,3 +164,45 @@ def test_tampered_audit_row_is_named_by_the_verify_command(world):
         cursor.execute("ALTER TABLE governance_auditevent ENABLE TRIGGER governance_auditevent_append_only")
     with pytest.raises(CommandError, match=f"broken at event #{victim.pk}: its content does not match its hash"):
         call_command("verify_audit_chain", stdout=StringIO())
+
+
+def test_the_stored_gate_answer_always_equals_a_fresh_evaluation(world):
+    """Pipelines read a stored answer; after every kind of change it must be what a fresh
+    evaluation says, never an old one."""
+    from governance.models import GateRecord
+    from governance.services import release_gate
+
+    team, second_lead, version, pipeline = world
+
+    def agrees():
+        stored = gate(pipeline, version)
+        fresh = release_gate.evaluate_release_gate(version=version, actor=team.ml_lead, stored=False).as_dict()
+        stored.pop("expires_at"), fresh.pop("expires_at")
+        assert stored == fresh
+        assert GateRecord.objects.filter(version=version, stale=False).exists()  # it was stored
+
+    agrees()
+    run_id = measured_run(pipeline, version, "ft-g1", telemetry=False)
+    agrees()  # a run: figures, coverage
+    approved_review(team, second_lead, version)
+    agrees()  # a review, decisions, a report
+    client_for(team.officer).post(f"/api/v1/runs/{run_id}/coverage-exception/", {"note": "ok"}, format="json")
+    agrees()  # a coverage exception
+    today = datetime.now(UTC).date()
+    client_for(team.officer).post(
+        "/api/v1/budgets/",
+        {
+            "project": team.project.pk,
+            "name": "Tight",
+            "period_start": str(today - timedelta(days=9)),
+            "period_end": str(today + timedelta(days=9)),
+            "limit_kwh": 0.0001,
+        },
+        format="json",
+    )
+    agrees()  # a budget exceeded
+    team.project.min_telemetry_coverage = 0.01
+    team.project.save()
+    agrees()  # the project's policy
+    measured_run(pipeline, version, "ft-g2", telemetry=False)
+    agrees()  # a new run after approval
