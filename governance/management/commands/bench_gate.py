@@ -126,6 +126,8 @@ class Command(BaseCommand):
                 "DELETE FROM governance_storedfootprint WHERE project_id = %s",
                 "DELETE FROM governance_versionfigures WHERE version_id IN (SELECT v.id FROM governance_modelversion v"
                 " JOIN governance_registeredmodel m ON m.id = v.registered_model_id WHERE m.project_id = %s)",
+                "DELETE FROM governance_gaterecord WHERE version_id IN (SELECT v.id FROM governance_modelversion v"
+                " JOIN governance_registeredmodel m ON m.id = v.registered_model_id WHERE m.project_id = %s)",
                 "DELETE FROM governance_run WHERE model_version_id IN (SELECT v.id FROM governance_modelversion v"
                 " JOIN governance_registeredmodel m ON m.id = v.registered_model_id WHERE m.project_id = %s)",
                 "DELETE FROM governance_modelversion WHERE registered_model_id IN"
