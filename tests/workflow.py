@@ -85,3 +85,19 @@ def approved_review(team, second_lead, version):
     report = author.post(f"/api/v1/reviews/{review['id']}/reports/").json()
     render_report(report["id"])  # what the worker does (tests do not run on-commit callbacks)
     return review["id"]
+
+
+def post_budget(team, name, *, by=None, days_before=30, days_after=30, **limits):
+    """A budget around today, set through the API by a sustainability officer (or `by`)."""
+    today = datetime.now(UTC).date()
+    return client_for(by or team.officer).post(
+        "/api/v1/budgets/",
+        {
+            "project": team.project.pk,
+            "name": name,
+            "period_start": str(today - timedelta(days=days_before)),
+            "period_end": str(today + timedelta(days=days_after)),
+            **limits,
+        },
+        format="json",
+    )

@@ -5,7 +5,7 @@ an audit event) each time a budget crosses into a higher level."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC
 from typing import Any
 
 from django.db import transaction
@@ -35,12 +35,6 @@ def budget_status(budget: Budget) -> BudgetStatus:
     share = max(shares, default=0.0)
     level = "exceeded" if share >= 1 else "warning" if share >= budget.warn_at else "ok"
     return BudgetStatus(budget, kwh, kg, share, level)
-
-
-def _period(budget: Budget) -> tuple[datetime, datetime]:
-    """A run counts toward a budget when it started in the period (UTC days, end included)."""
-    start = datetime.combine(budget.period_start, time.min, UTC)
-    return start, datetime.combine(budget.period_end, time.min, UTC) + timedelta(days=1)
 
 
 def _settle(budget: Budget) -> None:
@@ -74,8 +68,9 @@ def _settle(budget: Budget) -> None:
 
 
 def post_run(record: StoredFootprint) -> None:
-    """Adds or corrects one run's entry in every budget it counts toward, with the totals.
-    Called inside the transaction that stored the footprint."""
+    """Adds or corrects one run's entry in every budget it counts toward (the run started on
+    a day of the budget's period, in UTC), with the totals. Called inside the transaction
+    that stored the footprint."""
     day = record.started_at.astimezone(UTC).date()
     matching = (
         Budget.objects.select_for_update()
@@ -103,8 +98,10 @@ def rebuild(budget: Budget) -> None:
     """The budget's ledger from the stored footprints: when it is created or its period,
     scope or limits are edited."""
     budget = Budget.objects.select_for_update().select_related("project").get(pk=budget.pk)
-    start, end = _period(budget)
-    records = StoredFootprint.objects.filter(project_id=budget.project_id, started_at__gte=start, started_at__lt=end)
+    # The same rule as post_run: the run's start day (UTC, the time zone) within the period.
+    records = StoredFootprint.objects.filter(
+        project_id=budget.project_id, started_at__date__range=(budget.period_start, budget.period_end)
+    )
     if budget.model_version_id:
         records = records.filter(model_version_id=budget.model_version_id)
     BudgetEntry.objects.filter(budget=budget).delete()

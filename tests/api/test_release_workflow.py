@@ -1,7 +1,6 @@
 """The whole pre-release workflow through the API, with personas: a pipeline, an
 author, two reviewers with the required roles, a reviewer without one, an outsider."""
 
-from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -13,7 +12,7 @@ from django.db.utils import InternalError, ProgrammingError
 from governance.models import AuditEvent, ModelVersion, VersionStatus
 from governance.services.reports import render_report
 from tests.conftest import client_for, token_client
-from tests.workflow import REVIEW_TEXT, approved_review, findings, gate, measured_run
+from tests.workflow import REVIEW_TEXT, approved_review, findings, gate, measured_run, post_budget
 
 
 def test_gate_refuses_until_every_rule_passes_then_allows_release(world):
@@ -97,18 +96,7 @@ def test_an_exceeded_budget_closes_the_gate(world):
     team, second_lead, version, pipeline = world
     measured_run(pipeline, version, "ft-big")
     approved_review(team, second_lead, version)
-    today = datetime.now(UTC).date()
-    response = client_for(team.officer).post(
-        "/api/v1/budgets/",
-        {
-            "project": team.project.pk,
-            "name": "Q4",
-            "period_start": str(today - timedelta(days=30)),
-            "period_end": str(today + timedelta(days=30)),
-            "limit_kwh": 0.001,
-        },
-        format="json",
-    )
+    response = post_budget(team, "Q4", limit_kwh=0.001)
     assert response.status_code == 201 and response.json()["level"] == "exceeded"
     assert findings(gate(pipeline, version))["budgets"] is False
     assert AuditEvent.objects.filter(action="budget.exceeded").exists()
@@ -188,18 +176,7 @@ def test_the_stored_gate_answer_always_equals_a_fresh_evaluation(world):
     agrees()  # a review, decisions, a report
     client_for(team.officer).post(f"/api/v1/runs/{run_id}/coverage-exception/", {"note": "ok"}, format="json")
     agrees()  # a coverage exception
-    today = datetime.now(UTC).date()
-    client_for(team.officer).post(
-        "/api/v1/budgets/",
-        {
-            "project": team.project.pk,
-            "name": "Tight",
-            "period_start": str(today - timedelta(days=9)),
-            "period_end": str(today + timedelta(days=9)),
-            "limit_kwh": 0.0001,
-        },
-        format="json",
-    )
+    post_budget(team, "Tight", days_before=9, days_after=9, limit_kwh=0.0001)
     agrees()  # a budget exceeded
     team.project.min_telemetry_coverage = 0.01
     team.project.save()

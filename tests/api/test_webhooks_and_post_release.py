@@ -14,7 +14,7 @@ from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.rollups import roll_up_pending
 from tests.conftest import client_for
 from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
-from tests.workflow import approved_review, measured_run
+from tests.workflow import approved_review, measured_run, post_budget
 
 SECRET = "whsec_" + base64.b64encode(b"a-long-shared-secret-for-the-tests").decode()
 
@@ -65,36 +65,14 @@ def test_budget_crossing_is_signed_delivered_and_mailed(
         ).status_code
         == 201
     )
-    today = datetime.now(UTC).date()
     with django_capture_on_commit_callbacks(execute=True):
-        client_for(team.officer).post(
-            "/api/v1/budgets/",
-            {
-                "project": team.project.pk,
-                "name": "Year",
-                "period_start": str(today - timedelta(days=5)),
-                "period_end": str(today + timedelta(days=5)),
-                "limit_kwh": 1000,
-            },
-            format="json",
-        )
+        post_budget(team, "Year", days_before=5, days_after=5, limit_kwh=1000)
     with django_capture_on_commit_callbacks(execute=True):
         measured_run(pipeline, version, "ft-hook", seconds=600)
     # The run is far below 1,000 kWh: nothing crossed yet.
     assert receiver.received == []
     with django_capture_on_commit_callbacks(execute=True):
-        owner.post(
-            "/api/v1/budgets/",
-            {
-                "project": team.project.pk,
-                "name": "Tiny",
-                "period_start": str(today - timedelta(days=5)),
-                "period_end": str(today + timedelta(days=5)),
-                "limit_kwh": 0.01,
-                "warn_at": 0.5,
-            },
-            format="json",
-        )
+        post_budget(team, "Tiny", by=team.owner, days_before=5, days_after=5, limit_kwh=0.01, warn_at=0.5)
     headers, body = receiver.received[-1]
     payload = Webhook(SECRET).verify(body, headers)  # what a receiver does (Standard Webhooks)
     assert payload["event"] == "budget.exceeded" and payload["delivery"] == headers["webhook-id"]

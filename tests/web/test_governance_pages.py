@@ -1,9 +1,6 @@
-from datetime import UTC, datetime, timedelta
-
 from governance.models import Webhook
-from tests.conftest import client_for
 from tests.factories import PASSWORD
-from tests.workflow import approved_review, measured_run
+from tests.workflow import approved_review, measured_run, post_budget
 
 
 def test_version_page_shows_gate_footprint_reviews_and_history(client, world):
@@ -21,18 +18,7 @@ def test_version_page_shows_gate_footprint_reviews_and_history(client, world):
 
 def test_project_page_budgets_and_webhook_test_button(client, world):
     team, *_ = world
-    today = datetime.now(UTC).date()
-    client_for(team.officer).post(
-        "/api/v1/budgets/",
-        {
-            "project": team.project.pk,
-            "name": "FY27",
-            "period_start": str(today - timedelta(days=1)),
-            "period_end": str(today + timedelta(days=30)),
-            "limit_kgco2e": 500,
-        },
-        format="json",
-    )
+    post_budget(team, "FY27", days_before=1, limit_kgco2e=500)
     hook = Webhook.objects.create(project=team.project, url="http://127.0.0.1:9/none", secret="s" * 20)
     client.login(username=team.owner.username, password=PASSWORD)
     html = client.get("/projects/aurora/").content.decode()
