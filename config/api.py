@@ -64,11 +64,9 @@ class CheckedValues:
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            nul = {
-                str(k)[:100]: ["Null characters are not allowed."]
-                for k, v in data.items()
-                if _has_nul(k) or _has_nul(v)
-            }
+            # A form's QueryDict gives only a key's last value through items(): check them all.
+            pairs = data.lists() if hasattr(data, "lists") else data.items()
+            nul = {str(k)[:100]: ["Null characters are not allowed."] for k, v in pairs if _has_nul(k) or _has_nul(v)}
             if nul:
                 raise serializers.ValidationError(nul)
         value = super().to_internal_value(data)  # type: ignore[misc]

@@ -95,3 +95,15 @@ def test_quantities_whose_results_would_overflow_are_refused(team):
     schedule = {"regions": ["FRA"], "duration_h": 1, "energy_kwh": 1e308, "earliest": "2026-01-01T00:00:00Z"}
     answer = client.post("/api/v1/scheduling/best-start/", schedule, format="json")
     assert answer.status_code == 400 and "energy_kwh" in answer.json()["errors"]
+
+
+def test_a_nul_in_any_value_of_a_repeated_form_field_is_a_400(team):
+    """A form sends a list as repeated fields; a NUL in one that is not the last still counts."""
+    from lca.models import GridRegion
+    from tests.conftest import client_for
+
+    code = GridRegion.objects.first().code
+    body = {"duration_h": 5, "earliest": "2026-01-01T00:00:00Z", "energy_kwh": 1, "regions": ["a\x00", code]}
+    response = client_for(team.ml_lead).post("/api/v1/scheduling/best-start/", body, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["errors"]["regions"] == ["Null characters are not allowed."]
