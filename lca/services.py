@@ -4,6 +4,7 @@ shown in two places cannot disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -189,13 +190,19 @@ def _given(value: Range | None, default: Range, name: str, unit: str, source: st
     return value or default
 
 
-def _host(req: EstimateRequest, notes: list[str]) -> HardwareModel | None:
+def default_host() -> HardwareModel | None:
+    return HardwareModel.objects.filter(slug=DEFAULT_HOST_SLUG, kind="host").first()
+
+
+def _host(
+    req: EstimateRequest, notes: list[str], default_host: Callable[[], HardwareModel | None]
+) -> HardwareModel | None:
     """The host model named by the request or its facility, else the documented default."""
     if req.host is not None:
         return req.host
     if req.facility is not None and req.facility.host is not None:
         return req.facility.host
-    default = HardwareModel.objects.filter(slug=DEFAULT_HOST_SLUG, kind="host").first()
+    default = default_host()
     if default is None:
         notes.append("Host model not named and the default host row is missing: host embodied carbon not counted.")
     else:
@@ -243,8 +250,9 @@ def _activity(req: EstimateRequest, factors: list[Factor]) -> tuple[float | None
     return flops, mfu, capacity
 
 
-def estimate(req: EstimateRequest) -> Estimate:
-    """The footprint of one workload, with every factor used and where it came from."""
+def estimate(req: EstimateRequest, default_host: Callable[[], HardwareModel | None] = default_host) -> Estimate:
+    """The footprint of one workload, with every factor used and where it came from. A
+    caller estimating many workloads at once may pass the default host's lookup cached."""
     factors: list[Factor] = []
     notes: list[str] = []
     hw = req.hardware
@@ -358,7 +366,7 @@ def estimate(req: EstimateRequest) -> Estimate:
     if host_embodied is not None:
         factors.append(Factor("embodied carbon, host", host_embodied, "kgCO2e", "given in the request"))
     else:
-        host = _host(req, notes)
+        host = _host(req, notes, default_host)
         if host is not None and host.embodied_kgco2e is not None:
             host_embodied = host.embodied_kgco2e
             factors.append(Factor(f"embodied carbon, {host.name}", host_embodied, "kgCO2e", host.embodied_source))

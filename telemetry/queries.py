@@ -3,10 +3,14 @@ apps ask telemetry for energy."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import QuerySet, Sum
 
 from telemetry.models import DeviceKind, Method, MinuteRollup
 
@@ -37,61 +41,98 @@ def _rollups(
     return rows
 
 
+# One aggregation of the minute rollups per device kind: its cost is per minute and
+# device in the window, never per sample. Sums are taken in numeric, whose addition does
+# not depend on the order rows arrive in: the same window gives the same figure to the digit.
+_TOTALS = """
+    d.kind,
+    SUM(r.energy_j::numeric)::float8, SUM(r.idle_energy_j::numeric)::float8, SUM(r.covered_s::numeric)::float8,
+    COUNT(DISTINCT r.device_id),
+    MIN(r.first_ts), MAX(r.last_ts), MIN(r.minute), MAX(r.minute),
+    COUNT(*) FILTER (WHERE r.method = 'counter'), COUNT(*) FILTER (WHERE r.method = 'power'), COUNT(*)
+"""
+_FROM = "telemetry_minuterollup r JOIN telemetry_device d ON d.id = r.device_id"
+_NONE = Energy(0.0, 0.0, 0.0, "none", 0, None, None)
+
+
+def _energy(rows: list[tuple[Any, ...]], window_s: Callable[[datetime, datetime, int], float]) -> Energy:
+    """Energy from the totals of one window, one row per device kind."""
+    by_kind = {row[0]: row[1:] for row in rows}
+    gpu, host = by_kind.get(DeviceKind.GPU), by_kind.get(DeviceKind.HOST)
+    if gpu is None:
+        return _NONE
+    energy_j, idle_j, covered_s, devices, first, last, first_minute, last_minute, counter, power, count = gpu
+    # The active span from the rollups (cost per minute and device, not per sample).
+    first, last = first or first_minute, last or last_minute
+    span_s = window_s(first, last, devices)
+    method = Method.COUNTER if counter == count else Method.POWER if power == count else Method.MIXED
+    return Energy(
+        energy_kwh=energy_j / 3.6e6,
+        idle_energy_kwh=idle_j / 3.6e6,
+        coverage=min(1.0, covered_s / span_s) if span_s else 0.0,
+        method=str(method),
+        devices=devices,
+        first_sample=first,
+        last_sample=last,
+        host_energy_kwh=(host[0] if host else 0.0) / 3.6e6,
+        host_devices=host[3] if host else 0,
+    )
+
+
+def _label_span(first: datetime, last: datetime, devices: int) -> float:
+    """A label's coverage is over its active span (first to last sample in the window)
+    times the devices that carried it, since a job does not fill the whole window."""
+    return max((last - first).total_seconds(), 1.0) * devices
+
+
 def energy(
     *, start: datetime, end: datetime, labels: list[str] | None = None, device_ids: list[int] | None = None
 ) -> Energy:
     """Energy over [start, end) for a set of labels and/or devices, from the minute rollups.
 
-    Coverage: for devices, the share of (window × devices) covered by samples; for a
-    label, the share of the label's active span (first to last sample in the window)
-    times the devices that carried it, since a job does not fill the whole window."""
+    Coverage: for devices, the share of (window × devices) covered by samples; for labels,
+    the share of their active span (see _label_span)."""
     if labels is None and device_ids is None:
         raise ValueError("Ask for labels, devices, or both.")
-    rows = _rollups(labels, device_ids, start, end)
-    host = rows.filter(device__kind=DeviceKind.HOST).aggregate(
-        energy_j=Sum("energy_j"), devices=Count("device", distinct=True)
-    )
-    rows = rows.filter(device__kind=DeviceKind.GPU)
-    totals = rows.aggregate(
-        energy_j=Sum("energy_j"),
-        idle_j=Sum("idle_energy_j"),
-        covered_s=Sum("covered_s"),
-        devices=Count("device", distinct=True),
-        first=Min("first_ts"),
-        last=Max("last_ts"),
-        first_minute=Min("minute"),
-        last_minute=Max("minute"),
-        counter=Count("pk", filter=Q(method=Method.COUNTER)),
-        power=Count("pk", filter=Q(method=Method.POWER)),
-        rows=Count("pk"),
-    )
-    if not totals["rows"]:
-        return Energy(0.0, 0.0, 0.0, "none", 0, None, None)
-    # The active span from the rollups (cost per minute and device, not per sample).
-    first = totals["first"] or totals["first_minute"]
-    last = totals["last"] or totals["last_minute"]
+    where = ["r.minute >= %s", "r.minute < %s"]
+    params: list[Any] = [start, end]
+    if labels is not None:
+        where.append("r.label = ANY(%s)")
+        params.append(list(labels))
+    if device_ids is not None:
+        where.append("r.device_id = ANY(%s)")
+        params.append(list(device_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_TOTALS} FROM {_FROM} WHERE {' AND '.join(where)} GROUP BY d.kind", params)
+        rows = cursor.fetchall()
     if labels is not None and device_ids is None:
-        window_s = max((last - first).total_seconds(), 1.0) * totals["devices"]
-    else:
-        window_s = (end - start).total_seconds() * (len(device_ids) if device_ids else totals["devices"])
-    method = (
-        Method.COUNTER
-        if totals["counter"] == totals["rows"]
-        else Method.POWER
-        if totals["power"] == totals["rows"]
-        else Method.MIXED
-    )
-    return Energy(
-        energy_kwh=totals["energy_j"] / 3.6e6,
-        idle_energy_kwh=totals["idle_j"] / 3.6e6,
-        coverage=min(1.0, totals["covered_s"] / window_s) if window_s else 0.0,
-        method=str(method),
-        devices=totals["devices"],
-        first_sample=first,
-        last_sample=last,
-        host_energy_kwh=(host["energy_j"] or 0.0) / 3.6e6,
-        host_devices=host["devices"],
-    )
+        return _energy(rows, _label_span)
+    window_s = (end - start).total_seconds()
+    return _energy(rows, lambda first, last, devices: window_s * (len(device_ids) if device_ids else devices))
+
+
+def label_energies(windows: Sequence[tuple[str, datetime, datetime]]) -> list[Energy]:
+    """energy(start=…, end=…, labels=[label]) for each (label, start, end), in one query:
+    what recomputing a batch of runs asks."""
+    if not windows:
+        return []
+    # One JSON parameter: psycopg would escape a text[] element by element.
+    rows = [
+        {"n": n, "label": label, "start": start.isoformat(), "end": end.isoformat()}
+        for n, (label, start, end) in enumerate(windows, start=1)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT w.n, {_TOTALS} FROM jsonb_to_recordset(%s::jsonb)"
+            ' AS w(n int, label text, start timestamptz, "end" timestamptz)'
+            f' JOIN {_FROM} ON r.label = w.label AND r.minute >= w.start AND r.minute < w."end"'
+            " GROUP BY w.n, d.kind",
+            [json.dumps(rows)],
+        )
+        by_window: dict[int, list[tuple[Any, ...]]] = {}
+        for n, *row in cursor.fetchall():
+            by_window.setdefault(n, []).append(tuple(row))
+    return [_energy(by_window.get(n, []), _label_span) for n in range(1, len(windows) + 1)]
 
 
 def power_series(

@@ -9,7 +9,7 @@ from datetime import UTC
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
 from governance.access import require_budget_setter
 from governance.models import Budget, BudgetEntry, Project, StoredFootprint
@@ -67,29 +67,47 @@ def _settle(budget: Budget) -> None:
         )
 
 
-def post_run(record: StoredFootprint) -> None:
-    """Adds or corrects one run's entry in every budget it counts toward (the run started on
-    a day of the budget's period, in UTC), with the totals. Called inside the transaction
-    that stored the footprint."""
-    day = record.started_at.astimezone(UTC).date()
+def post_runs(records: list[StoredFootprint]) -> None:
+    """Adds or corrects these runs' entries in every budget they count toward (a run counts
+    when it started on a day of the budget's period, in UTC), with the totals. Called inside
+    the transaction that stored the footprints."""
+    days = [r.started_at.astimezone(UTC).date() for r in records]
     matching = (
         Budget.objects.select_for_update()
         .select_related("project")
-        .filter(project_id=record.project_id, period_start__lte=day, period_end__gte=day)
-        .filter(Q(model_version__isnull=True) | Q(model_version_id=record.model_version_id))
+        .filter(project_id__in={r.project_id for r in records}, period_start__lte=max(days), period_end__gte=min(days))
+        .order_by("pk")  # one order of locks for every writer
     )
     for budget in matching:
-        kwh, kg = record.facility_energy_kwh, record.location_based_kgco2e
-        entry = BudgetEntry.objects.filter(budget=budget, run_id=record.run_id).first()
-        if entry is None:
-            BudgetEntry.objects.create(budget=budget, run_id=record.run_id, energy_kwh=kwh, kgco2e=kg)
-            delta_kwh, delta_kg = kwh, kg
-        else:
-            delta_kwh, delta_kg = kwh - entry.energy_kwh, kg - entry.kgco2e
-            BudgetEntry.objects.filter(pk=entry.pk).update(energy_kwh=kwh, kgco2e=kg)
-        # The budget's row is locked (select_for_update): its totals can be written as computed.
-        budget.used_kwh += delta_kwh
-        budget.used_kgco2e += delta_kg
+        counted = [
+            r
+            for r, day in zip(records, days, strict=True)
+            if r.project_id == budget.project_id
+            and budget.period_start <= day <= budget.period_end
+            and budget.model_version_id in (None, r.model_version_id)
+        ]
+        if not counted:
+            continue
+        entries = {
+            e.run_id: e for e in BudgetEntry.objects.filter(budget=budget, run_id__in=[r.run_id for r in counted])
+        }
+        for r in counted:
+            entry = entries.get(r.run_id)
+            before = (entry.energy_kwh, entry.kgco2e) if entry else (0.0, 0.0)
+            # The budget's row is locked (select_for_update): its totals can be written as computed.
+            budget.used_kwh += r.facility_energy_kwh - before[0]
+            budget.used_kgco2e += r.location_based_kgco2e - before[1]
+        BudgetEntry.objects.bulk_create(
+            [
+                BudgetEntry(
+                    budget=budget, run_id=r.run_id, energy_kwh=r.facility_energy_kwh, kgco2e=r.location_based_kgco2e
+                )
+                for r in counted
+            ],
+            update_conflicts=True,
+            unique_fields=["budget", "run"],
+            update_fields=["energy_kwh", "kgco2e"],
+        )
         Budget.objects.filter(pk=budget.pk).update(used_kwh=budget.used_kwh, used_kgco2e=budget.used_kgco2e)
         _settle(budget)
 
@@ -98,7 +116,7 @@ def rebuild(budget: Budget) -> None:
     """The budget's ledger from the stored footprints: when it is created or its period,
     scope or limits are edited."""
     budget = Budget.objects.select_for_update().select_related("project").get(pk=budget.pk)
-    # The same rule as post_run: the run's start day (UTC, the time zone) within the period.
+    # The same rule as post_runs: the run's start day (UTC, the time zone) within the period.
     records = StoredFootprint.objects.filter(
         project_id=budget.project_id, started_at__date__range=(budget.period_start, budget.period_end)
     )

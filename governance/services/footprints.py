@@ -3,9 +3,11 @@ reported, the pre-run estimate otherwise, always saying which. Formulas stay in 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet, Sum
@@ -16,8 +18,9 @@ from governance.models import Deployment, ModelVersion, Run, StoredFootprint
 from governance.services.audit import canonical
 from lca.footprint import How, Scope, training_flops
 from lca.inputs import request_from_data
+from lca.models import HardwareModel
 from lca.present import estimate_data, estimate_from_data, factor_data, range_data
-from lca.services import Estimate, EstimateRequest, estimate
+from lca.services import Estimate, EstimateRequest, default_host, estimate
 from lca.uncertainty import Range
 from telemetry import queries
 
@@ -68,11 +71,25 @@ def _host_note(energy: queries.Energy) -> str:
 
 def compute_run_footprint(run: Run) -> RunFootprint:
     """A fresh computation from telemetry and reference data: what ledger.refresh stores."""
-    end = run.ended_at or timezone.now()
-    hours = max((end - run.started_at).total_seconds(), 0.0) / 3600 * run.accelerator_count
-    energy = queries.energy(
-        start=run.started_at - timedelta(minutes=1), end=end + timedelta(minutes=1), labels=[run.label]
+    return compute_run_footprints([run])[0]
+
+
+def compute_run_footprints(runs: list[Run]) -> list[RunFootprint]:
+    """compute_run_footprint for each run, with the telemetry of all of them read in one query."""
+    now = timezone.now()
+    margin = timedelta(minutes=1)
+    energies = queries.label_energies(
+        [(run.label, run.started_at - margin, (run.ended_at or now) + margin) for run in runs]
     )
+    host = functools.cache(default_host)  # read once for the batch
+    return [_run_footprint(run, energy, now, host) for run, energy in zip(runs, energies, strict=True)]
+
+
+def _run_footprint(
+    run: Run, energy: queries.Energy, now: datetime, host: Callable[[], HardwareModel | None]
+) -> RunFootprint:
+    end = run.ended_at or now
+    hours = max((end - run.started_at).total_seconds(), 0.0) / 3600 * run.accelerator_count
     common: dict[str, Any] = {
         "hardware": run.hardware,
         "facility": run.facility,
@@ -84,7 +101,7 @@ def compute_run_footprint(run: Run) -> RunFootprint:
             f"Accelerators measured by telemetry ({energy.method}), {energy.coverage:.0%} coverage; "
             f"{_host_note(energy)}."
         )
-        result = estimate(_measured(energy, hours, common))
+        result = estimate(_measured(energy, hours, common), host)
         return RunFootprint(run, "telemetry", energy.coverage, energy.method, hours, result, note)
     if run.estimate:
         request = request_from_data(run.estimate)
@@ -92,7 +109,7 @@ def compute_run_footprint(run: Run) -> RunFootprint:
     else:
         request = EstimateRequest(accelerator_hours=E(hours), **common)
         note = "No telemetry and no pre-run estimate: estimated from accelerator-hours × power."
-    return RunFootprint(run, "estimate", 0.0, "none", hours, estimate(request), note)
+    return RunFootprint(run, "estimate", 0.0, "none", hours, estimate(request, host), note)
 
 
 def inputs_digest(rf: RunFootprint) -> str:

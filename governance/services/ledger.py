@@ -24,8 +24,27 @@ from governance.models import (
     VersionFigures,
 )
 from governance.services import budgets, gate_records
-from governance.services.footprints import compute_run_footprint, inputs_digest, snapshot, version_footprint
+from governance.services.footprints import compute_run_footprints, inputs_digest, snapshot, version_footprint
 from lca.present import estimate_data
+
+RUN_RELATED = ("model_version__registered_model", "facility__grid_region", "facility__host", "hardware", "host")
+STORED_FIELDS = (
+    "project_id",
+    "model_version_id",
+    "started_at",
+    "ended_at",
+    "source",
+    "method",
+    "coverage",
+    "accelerator_hours",
+    "note",
+    "result",
+    "facility_energy_kwh",
+    "location_based_kgco2e",
+    "inputs_digest",
+    "stale",
+    "computed_at",
+)
 
 
 @transaction.atomic
@@ -33,47 +52,56 @@ def refresh(run_id: int) -> StoredFootprint:
     """Computes the run's footprint now and stores it if anything changed. The run's row is
     locked, so two workers refreshing the same run take turns and the second finds nothing
     to change."""
-    run = (
-        Run.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model", "facility__grid_region", "hardware", "host")
-        .get(pk=run_id)
-    )
-    rf = compute_run_footprint(run)
-    digest = inputs_digest(rf)
-    f = rf.result.footprint
-    values = {
-        "project_id": run.model_version.registered_model.project_id,
-        "model_version_id": run.model_version_id,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-        "source": rf.source,
-        "method": rf.method,
-        "coverage": rf.coverage,
-        "accelerator_hours": rf.accelerator_hours,
-        "note": rf.note,
-        "result": estimate_data(rf.result),
-        "facility_energy_kwh": f.facility_energy_kwh.central,
-        "location_based_kgco2e": f.location_based_kgco2e.central,
-        "inputs_digest": digest,
-        "stale": False,
-        "computed_at": timezone.now(),
-    }
-    record = StoredFootprint.objects.filter(run=run).first()
-    if record is not None and record.inputs_digest == digest:
-        if record.stale:
-            StoredFootprint.objects.filter(run=run).update(stale=False)
-            record.stale = False
-            gate_records.mark_stale([run.model_version_id])  # the gate's figures_current rule
-        return record
-    if record is None:
-        record = StoredFootprint.objects.create(run=run, **values)
-    else:  # the run's row is locked: nobody else writes its footprint meanwhile
-        StoredFootprint.objects.filter(run=run).update(**values)
-        for name, value in values.items():
-            setattr(record, name, value)
-    budgets.post_run(record)
-    mark_versions_stale([run.model_version_id])
-    return record
+    run = Run.objects.select_for_update(of=("self",)).select_related(*RUN_RELATED).get(pk=run_id)
+    return _store([run])[0]
+
+
+def _store(runs: list[Run]) -> list[StoredFootprint]:
+    """Computes these runs' footprints (their rows locked by the caller) and stores those
+    that changed, with their budgets' entries, in a fixed number of statements per batch."""
+    existing = {r.run_id: r for r in StoredFootprint.objects.filter(run__in=runs)}
+    now = timezone.now()
+    records, changed, settled = [], [], []
+    for rf in compute_run_footprints(runs):
+        run, f = rf.run, rf.result.footprint
+        record = StoredFootprint(
+            run=run,
+            project_id=run.model_version.registered_model.project_id,
+            model_version_id=run.model_version_id,
+            started_at=run.started_at,
+            ended_at=run.ended_at,
+            source=rf.source,
+            method=rf.method,
+            coverage=rf.coverage,
+            accelerator_hours=rf.accelerator_hours,
+            note=rf.note,
+            result=estimate_data(rf.result),
+            facility_energy_kwh=f.facility_energy_kwh.central,
+            location_based_kgco2e=f.location_based_kgco2e.central,
+            inputs_digest=inputs_digest(rf),
+            stale=False,
+            computed_at=now,
+        )
+        before = existing.get(run.pk)
+        if before is not None and before.inputs_digest == record.inputs_digest:
+            if before.stale:
+                before.stale = False
+                settled.append(before)
+            records.append(before)
+        else:
+            changed.append(record)
+            records.append(record)
+    if settled:
+        StoredFootprint.objects.filter(run__in=[r.run_id for r in settled]).update(stale=False)
+        gate_records.mark_stale({r.model_version_id for r in settled})  # the gate's figures_current rule
+    if changed:
+        # The runs' rows are locked: nobody else writes their footprints meanwhile.
+        StoredFootprint.objects.bulk_create(
+            changed, update_conflicts=True, unique_fields=["run"], update_fields=STORED_FIELDS
+        )
+        budgets.post_runs(changed)
+        mark_versions_stale({r.model_version_id for r in changed})
+    return records
 
 
 def version_snapshot(version: ModelVersion) -> dict[str, Any]:
@@ -117,20 +145,36 @@ def mark_stale(runs: QuerySet[Run]) -> int:
 
 
 def recompute_stale(limit: int = 500) -> int:
-    """Recomputes up to `limit` stale footprints, each in its own transaction (a failure
-    leaves that one stale for the retry); returns how many it recomputed."""
-    ids = list(StoredFootprint.objects.filter(stale=True).order_by("run_id").values_list("run_id", flat=True)[:limit])
-    for run_id in ids:
-        refresh(run_id)
-    return len(ids)
+    """Recomputes up to `limit` stale footprints in one transaction (a failure leaves them
+    stale for the retry); returns how many it recomputed. Two workers take different runs:
+    each skips the rows the other has locked."""
+    with transaction.atomic():
+        runs = list(
+            Run.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related(*RUN_RELATED)
+            .filter(stored_footprint__stale=True)
+            .order_by("pk")[:limit]
+        )
+        _store(runs)
+    return len(runs)
 
 
-def refresh_running() -> int:
+def refresh_running(batch: int = 500) -> int:
     """A running run's footprint grows with time: the beat refreshes it every few minutes."""
-    ids = list(Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True))
-    for run_id in ids:
-        refresh(run_id)
-    return len(ids)
+    done, after = 0, 0
+    while True:
+        with transaction.atomic():
+            runs = list(
+                Run.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related(*RUN_RELATED)
+                .filter(status=RunStatus.RUNNING, pk__gt=after)
+                .order_by("pk")[:batch]
+            )
+            _store(runs)
+        done += len(runs)
+        if len(runs) < batch:
+            return done
+        after = runs[-1].pk
 
 
 def stale_count() -> int:

@@ -140,14 +140,14 @@ def test_a_failed_recompute_leaves_the_footprint_stale_for_the_retry(world, monk
     run_id = measured_run(pipeline, version, "ft-retry")
     ledger.mark_stale(Run.objects.filter(pk=run_id))
 
-    def database_gone(run):
+    def database_gone(runs):
         raise ConnectionError("the database went away")
 
-    monkeypatch.setattr(ledger, "compute_run_footprint", database_gone)
+    monkeypatch.setattr(ledger, "compute_run_footprints", database_gone)
     with pytest.raises(ConnectionError):
         ledger.recompute_stale()
     assert StoredFootprint.objects.get(run_id=run_id).stale is True
-    monkeypatch.setattr(ledger, "compute_run_footprint", footprints.compute_run_footprint)
+    monkeypatch.setattr(ledger, "compute_run_footprints", footprints.compute_run_footprints)
     assert ledger.recompute_stale() == 1 and StoredFootprint.objects.get(run_id=run_id).stale is False
 
 
@@ -231,3 +231,26 @@ def test_a_versions_figures_are_stored_and_follow_its_runs_and_fields(world):
     version.training_tokens = 2 * 10**12  # a field edited (by a service or in the admin)
     version.save()
     assert ledger.version_snapshot(version)["training_flops"] > 0
+
+
+def test_a_recompute_batch_costs_the_same_statements_for_3_runs_as_for_12(world):
+    """After a factor change each batch stores every figure and budget entry it changed in a
+    fixed number of statements, and gives the figures a run-by-run refresh would."""
+    from django.test.utils import CaptureQueriesContext
+
+    team, _, version, pipeline = world
+    _budget(team, limit_kwh=1e6)
+    runs = [measured_run(pipeline, version, f"ft-batch-{n}", telemetry=n % 2 == 0) for n in range(12)]
+    facility = Facility.objects.get(slug="gcp-europe-west1")
+    counts = []
+    for size in (3, 12):
+        facility.pue = (facility.pue or 1.1) + 0.1
+        facility.save()
+        with CaptureQueriesContext(connection) as queries:
+            assert ledger.recompute_stale(size) == size
+        counts.append(len(queries.captured_queries))
+        ledger.recompute_stale()  # the rest of the stale ones
+    assert counts[0] == counts[1]
+    for run_id in runs:
+        record = StoredFootprint.objects.get(run_id=run_id)
+        assert record.result == estimate_data(compute_run_footprint(Run.objects.get(pk=run_id)).result)

@@ -108,3 +108,15 @@ def test_a_labels_energy_is_read_from_the_rollups_alone(run):
         cursor.execute("DELETE FROM telemetry_sample")
     after = queries.energy(start=window(start, end)[0], end=window(start, end)[1], labels=["train-42"])
     assert after == before
+
+
+def test_a_batch_of_windows_gets_what_each_window_gets_alone(run):
+    """Recomputing many runs reads their telemetry in one query: the same answers, in order,
+    a window with no telemetry included."""
+    start, end, *_ = run
+    lo, hi = window(start, end)
+    middle = lo + (hi - lo) / 2
+    windows = [("train-42", lo, hi), ("nobody", lo, hi), ("train-42", middle, hi), ("train-42", lo, middle)]
+    batch = queries.label_energies(windows)
+    assert batch == [queries.energy(start=s, end=e, labels=[label]) for label, s, e in windows]
+    assert batch[1].method == "none" and batch[0].energy_kwh > batch[2].energy_kwh > 0

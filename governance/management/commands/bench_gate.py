@@ -17,13 +17,14 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, reset_queries, transaction
+from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from config.bench import free_port, gunicorn
 from governance.models import Budget, ModelVersion, Project, RegisteredModel, Run, RunStatus, StoredFootprint
 from governance.services import budgets, ledger, tokens
-from lca.models import Facility, HardwareModel
+from lca.models import Facility, GridRegion, HardwareModel
 
 RUNS_PER_VERSION = 100
 
@@ -71,10 +72,14 @@ class Command(BaseCommand):
                 ModelVersion(registered_model=model, version=f"1.{n}", adaptation="pretraining", parameters=7e9)
                 for n in range(-(-size // RUNS_PER_VERSION))
             )
-            facility, hardware = (
-                Facility.objects.get(slug="gcp-europe-west1"),
-                HardwareModel.objects.get(slug="h100-sxm"),
-            )
+            # Its own grid region and facility (copies of a demo one), whose factor it changes.
+            facility = Facility.objects.select_related("grid_region").get(slug="gcp-europe-west1")
+            region = facility.grid_region
+            region.pk, region.code = None, f"bench-{tag}"
+            region.save()
+            facility.pk, facility.slug, facility.grid_region = None, f"bench-{tag}", region
+            facility.save()
+            hardware = HardwareModel.objects.get(slug="h100-sxm")
             start = datetime.now(UTC) - timedelta(days=20)
             runs = Run.objects.bulk_create(
                 Run(
@@ -114,7 +119,14 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:  # as autovacuum would after such a load
             cursor.execute("ANALYZE governance_run, governance_storedfootprint, governance_budgetentry")
         _, secret = tokens.issue_token(user=owner, name="bench", scopes=["registry:read"])
-        return {"owner": owner, "project": project, "version": versions[0], "budget": budget, "secret": secret}
+        return {
+            "owner": owner,
+            "project": project,
+            "version": versions[0],
+            "budget": budget,
+            "secret": secret,
+            "facility": facility,
+        }
 
     def _drop(self, world: dict[str, Any]) -> None:
         project = world["project"]
@@ -138,6 +150,8 @@ class Command(BaseCommand):
                 "DELETE FROM governance_project WHERE id = %s",
             ):
                 cursor.execute(sql, [project.pk])
+        world["facility"].delete()
+        world["facility"].grid_region.delete()
         world["owner"].delete()
 
     # --- measurements ---
@@ -232,11 +246,16 @@ class Command(BaseCommand):
         return latencies, time.perf_counter() - started
 
     def _recompute(self, world: dict[str, Any], limit: int) -> dict[str, Any]:
-        """A grid factor changes: every footprint of the project is stale; time the recompute."""
+        """The grid factor of the runs' region changes: every footprint of the project is stale
+        and stored anew (a new digest, new figures, new ledger entries); time the recompute."""
+        region = world["facility"].grid_region
+        GridRegion.objects.filter(pk=region.pk).update(intensity_g_per_kwh=F("intensity_g_per_kwh") * 1.1)
         records = StoredFootprint.objects.filter(project=world["project"])
         total = records.count()
         sample = records.order_by("run_id").values("run_id")[: limit or total]
-        records.filter(run_id__in=sample).update(stale=True)  # a sample when limited: its rate gives the whole
+        # As the factor's signal would, without queueing the task: a sample when limited, its
+        # rate gives the whole.
+        records.filter(run_id__in=sample).update(stale=True)
         done, started = 0, time.monotonic()
         while batch := ledger.recompute_stale(500):
             done += batch
