@@ -24,7 +24,7 @@ run: venv system
 	  { $(PY) manage.py demo_agent --delay 5 & $(PY) manage.py runserver 127.0.0.1:8000; }'
 
 ## The whole test suite (against DATABASE_URL when set, the embedded PostgreSQL otherwise).
-test: SYSTEM_PACKAGES = chromium
+test: SYSTEM_PACKAGES = chromium prometheus
 test: venv system
 	DEBUG=$${DEBUG:-1} $(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
 

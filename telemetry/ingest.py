@@ -9,19 +9,20 @@ quarantine with its reason. A batch is idempotent on (agent, batch_seq)."""
 from __future__ import annotations
 
 import functools
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import NoneType
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import JSONField, Value
 from django.utils import timezone
 
 from telemetry import partitions
-from telemetry.models import Agent, Device, DeviceKind, IngestBatch, QuarantinedSample, SealedLabel
+from telemetry.models import Agent, Device, DeviceKind, QuarantinedSample, SealedLabel
 
 MAX_POWER_W = 5000  # no accelerator draws more; a larger value is a unit error
 # A counter may rise at most this far above the device's power limit (transients), or
@@ -125,10 +126,26 @@ WITH staged AS (
     UPDATE telemetry_device d SET last_seen_at = v.ts, last_power_w = v.power_w, last_label = v.label
     FROM (SELECT DISTINCT ON (device_id) device_id, ts, power_w, label FROM good ORDER BY device_id, ts DESC) v
     WHERE d.id = v.device_id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.ts)
+), totals AS (
+    SELECT (SELECT count(*) FROM inserted) AS inserted, count(*) AS stored, min(ts) AS min_ts, max(ts) AS max_ts
+    FROM good
+), batch AS (
+    UPDATE telemetry_ingestbatch SET accepted = t.inserted, duplicated = t.stored - t.inserted,
+        quarantined = %(refused_before)s + (SELECT count(*) FROM refused), min_ts = t.min_ts, max_ts = t.max_ts,
+        rolled_up = t.stored = 0
+    FROM totals t WHERE id = %(batch_id)s
 )
-SELECT (SELECT count(*) FROM inserted), g.*, r.*
-FROM (SELECT count(*), min(ts), max(ts) FROM good) g, (SELECT array_agg(ord), array_agg(reason) FROM refused) r
+SELECT t.*, r.* FROM totals t, (SELECT array_agg(ord), array_agg(reason) FROM refused) r
 """
+# A batch is recorded once per (agent, seq): a resent one inserts nothing and returns no row.
+NEW_BATCH = """INSERT INTO telemetry_ingestbatch
+    (agent_id, seq, received_at, samples, accepted, duplicated, quarantined, rolled_up)
+    VALUES (%s, %s, %s, %s, 0, 0, 0, false) ON CONFLICT (agent_id, seq) DO NOTHING RETURNING id"""
+# The agent's last contact, written at most once a minute: a batch every 10 s need not update it.
+LAST_SEEN_EVERY = timedelta(minutes=1)
+# The staging table lives as long as the connection; the connections known to have it,
+# once the transaction that created it committed (a rollback takes it away again).
+_staged_on: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class BatchRejected(ValueError):
@@ -286,6 +303,13 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+def _ensure_staging(cursor: Any) -> None:
+    raw = connection.connection
+    if raw not in _staged_on:
+        cursor.execute(STAGING)
+        transaction.on_commit(lambda: _staged_on.add(raw))
+
+
 def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
     """Stores one agent batch. Safe to call again with the same batch: nothing doubles."""
     if not isinstance(payload, dict):
@@ -302,24 +326,26 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
     now = timezone.now()
     latest_s = now.timestamp() + FUTURE_TOLERANCE_S
     oldest_s = now.timestamp() - settings.TELEMETRY_RAW_RETENTION_DAYS * 86400
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                batch = IngestBatch.objects.create(agent=agent, seq=seq, samples=len(samples))
-        except IntegrityError:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(NEW_BATCH, [agent.pk, seq, now, len(samples)])
+        row = cursor.fetchone()
+        if row is None:
             result.duplicate_batch = True
             result.duplicated = len(samples)
             return result
+        result.batch_id = row[0]
         mine, foreign = _register_devices(agent, payload.get("devices", []))
         devices = {uuid: d.pk for uuid, d in mine.items()}
         partitions.ensure(_days(samples, oldest_s, latest_s))
         text, refused = _staging_text(samples, devices, foreign, _label_verdicts(agent, samples))
-        with connection.cursor() as cursor:
-            cursor.execute(STAGING)
-            with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:
-                copy.write(text)
-            cursor.execute(STORE, {"latest_s": latest_s, "oldest_s": oldest_s, "batch_id": batch.pk})
-            inserted, stored, min_ts, max_ts, ords, reasons = cursor.fetchone()
+        _ensure_staging(cursor)
+        with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:
+            copy.write(text)
+        cursor.execute(
+            STORE,
+            {"latest_s": latest_s, "oldest_s": oldest_s, "batch_id": result.batch_id, "refused_before": len(refused)},
+        )
+        inserted, stored, _, _, ords, reasons = cursor.fetchone()
         refused += zip(ords or [], reasons or [], strict=True)
         QuarantinedSample.objects.bulk_create(
             QuarantinedSample(
@@ -335,16 +361,7 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
         result.duplicated = stored - inserted
         result.quarantined = len(refused)
         result.reasons = Counter(reason for _, reason in refused)
-        result.batch_id = batch.pk
-        IngestBatch.objects.filter(pk=batch.pk).update(
-            accepted=inserted,
-            duplicated=result.duplicated,
-            quarantined=result.quarantined,
-            min_ts=min_ts,
-            max_ts=max_ts,
-            rolled_up=not stored,
-        )
-        Agent.objects.filter(pk=agent.pk).update(
-            last_seen_at=now, agent_version=str(payload.get("agent_version", ""))[:20]
-        )
+        version = str(payload.get("agent_version", ""))[:20]
+        if agent.last_seen_at is None or now - agent.last_seen_at >= LAST_SEEN_EVERY or agent.agent_version != version:
+            Agent.objects.filter(pk=agent.pk).update(last_seen_at=now, agent_version=version)
     return result

@@ -5,6 +5,7 @@ from telemetry.api import codecarbon, views
 urlpatterns = [
     path("telemetry/agents/", views.EnrolView.as_view(), name="api-telemetry-enrol"),
     path("telemetry/batches/", views.BatchView.as_view(), name="api-telemetry-batches"),
+    path("telemetry/prometheus/write", views.RemoteWriteView.as_view(), name="api-telemetry-remote-write"),
     path("telemetry/devices/", views.DeviceList.as_view(), name="api-telemetry-devices"),
     path("telemetry/quarantine/", views.QuarantineList.as_view(), name="api-telemetry-quarantine"),
     path("telemetry/energy/", views.EnergyView.as_view(), name="api-telemetry-energy"),

@@ -16,9 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import READ_SCOPE, StrictSerializer, TokenScopes
-from telemetry import access, queries, tasks
+from telemetry import access, queries, remote_write, tasks
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, BatchRejected, ingest_batch
 from telemetry.models import Agent, Device, KeyKind, QuarantinedSample
+from telemetry.remote_write import V1, V2
 from telemetry.services import EnrolmentRefused, authenticate_agent, enrol_agent
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # decompressed; a full batch of 20,000 samples is about 5 MiB
@@ -28,11 +29,12 @@ MAX_OBJECTS = 2 * MAX_SAMPLES_PER_BATCH + 1000
 
 
 class AgentKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Agent gla_…`. Used by the ingest endpoint only, so an agent key can do nothing else."""
+    """`Authorization: Agent gla_…` (or `Bearer gla_…`, as Prometheus' remote_write sends
+    it). Used by the ingest endpoints only, so an agent key can do nothing else."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace").split()
-        if not header or header[0].lower() != "agent":
+        if not header or header[0].lower() not in ("agent", "bearer"):
             return None
         agent = authenticate_agent(header[1]) if len(header) == 2 else None
         if agent is None:
@@ -126,6 +128,38 @@ class BatchView(APIView):
                 "reasons": dict(result.reasons),
             }
         )
+
+
+class RemoteWriteView(APIView):
+    """Prometheus Remote-Write 1.0 and 2.0: dcgm-exporter's GPU series, stored as agent batches."""
+
+    authentication_classes = [AgentKeyAuthentication]
+    permission_classes = [IsAgent]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(request=bytes, responses={204: None})
+    def post(self, request: Request) -> Response:
+        if request.headers.get("Content-Encoding", "").lower() != "snappy":
+            raise exceptions.ParseError("Remote-Write bodies are snappy-compressed (Content-Encoding: snappy).")
+        media, _, params = request.headers.get("Content-Type", "").partition(";")
+        proto = dict(p.strip().partition("=")[::2] for p in params.split(";") if p.strip()).get("proto", V1)
+        if media.strip().lower() != "application/x-protobuf" or proto not in (V1, V2):
+            raise exceptions.UnsupportedMediaType(
+                request.headers.get("Content-Type", ""),
+                detail=f"Send application/x-protobuf with proto={V1} (Remote-Write 1.0) or proto={V2} (2.0).",
+            )
+        try:
+            result = remote_write.write(agent=agent_of(request), body=request.body, proto=proto)
+        except (remote_write.MalformedWrite, BatchRejected) as exc:
+            raise exceptions.ValidationError({"write": [str(exc)]}) from exc
+        if settings.TELEMETRY_ROLLUP_INLINE and result.accepted:
+            tasks.roll_up.delay()
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if proto == V2:  # what a 2.0 sender reads back
+            response["X-Prometheus-Remote-Write-Samples-Written"] = str(result.accepted)
+            response["X-Prometheus-Remote-Write-Histograms-Written"] = "0"
+            response["X-Prometheus-Remote-Write-Exemplars-Written"] = "0"
+        return response
 
 
 class DeviceOutput(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -85,6 +85,16 @@ class Command(BaseCommand):
                 http_s += elapsed
                 latencies += part_latencies
                 copy_s += self._raw_copy(part, self._raw_devices(agents), concurrency)
+            # The endpoint's own floor: empty batches (authentication, the batch's row, a commit).
+            empties: list[tuple[str, bytes, Any]] = [
+                (
+                    key,
+                    gzip.compress(json.dumps({"batch_seq": 2 * 10**9 + n, "devices": [], "samples": []}).encode()),
+                    [],
+                )
+                for n, (_, key) in enumerate(agents * (400 // len(agents)))
+            ]
+            empty_s, _ = self._send(port, empties, concurrency)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -107,6 +117,12 @@ class Command(BaseCommand):
         self.stdout.write(f"batch latency p50       {p50:>12.1f} ms")
         self.stdout.write(f"batch latency p99       {p99:>12.1f} ms")
         self.stdout.write(f"GPUs at 1 Hz per server {http_rate:>12,.0f} (one sample per GPU per second)")
+        empty_rate = len(empties) / empty_s
+        self.stdout.write(
+            f"empty batches           {empty_rate:>12,.0f} /s (the request's fixed cost: "
+            f"at {batch_size} samples a batch, no HTTP ingest can pass {empty_rate * batch_size:,.0f} samples/s, "
+            f"{empty_rate * batch_size / copy_rate:.2f} of COPY)"
+        )
 
     def _bodies(
         self, agents: list[tuple[Agent, str]], batches: int, batch_size: int, start: float

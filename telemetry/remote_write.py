@@ -1,0 +1,209 @@
+"""Prometheus Remote-Write into the agent ingest path. A fleet that runs NVIDIA's
+dcgm-exporter and Prometheus (or Grafana Agent, Alloy, vmagent) sends its GPU series
+here instead of deploying Greenlight's agent; each write becomes agent batches stored by
+ingest.ingest_batch, with the same checks, quarantine and idempotence.
+
+Accepted: Remote-Write 1.0 (`prometheus.WriteRequest`) and 2.0
+(`io.prometheus.write.v2.Request`), snappy block-compressed (cramjam) protobuf. The schemas are
+declared below as protobuf descriptors (the fields this receiver reads; protobuf skips
+the others) and decoded by the protobuf library, never by hand."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import cramjam
+from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
+
+from telemetry.ingest import MAX_SAMPLES_PER_BATCH, IngestResult, ingest_batch
+from telemetry.models import Agent
+
+V1 = "prometheus.WriteRequest"
+V2 = "io.prometheus.write.v2.Request"
+MAX_BODY_BYTES = 32 * 1024 * 1024  # decompressed; Prometheus sends at most a few MB a request
+
+# The series this receiver understands: the sample field each fills, and the factor from
+# the series' unit to the field's. dcgm-exporter's energy counter is DCGM field 156,
+# millijoules since the driver loaded; GR_ENGINE_ACTIVE is the share (0 to 1) of time the
+# graphics engine was busy, GPU_UTIL the same in percent; FB_USED is in MiB.
+METRICS: dict[str, tuple[str, float]] = {
+    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": ("energy_mj", 1),
+    "DCGM_FI_DEV_POWER_USAGE": ("power_w", 1),
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": ("gpu_util", 100),
+    "DCGM_FI_DEV_GPU_UTIL": ("gpu_util", 1),
+    "DCGM_FI_DEV_GPU_TEMP": ("temp_c", 1),
+    "DCGM_FI_DEV_SM_CLOCK": ("sm_clock_mhz", 1),
+    "DCGM_FI_DEV_FB_USED": ("mem_used_mb", 1),
+}
+WHOLE = {"energy_mj", "gpu_util", "temp_c", "sm_clock_mhz", "mem_used_mb"}  # the agent's integer fields
+
+
+def _schema() -> tuple[type[message.Message], type[message.Message]]:
+    f = descriptor_pb2.FieldDescriptorProto
+    repeated, optional = f.LABEL_REPEATED, f.LABEL_OPTIONAL
+
+    def msg(name: str, *fields: tuple[str, int, int, int, str]) -> descriptor_pb2.DescriptorProto:
+        d = descriptor_pb2.DescriptorProto(name=name)
+        for fname, number, label, ftype, type_name in fields:
+            added = d.field.add(name=fname, number=number, label=label, type=ftype)
+            if type_name:
+                added.type_name = type_name
+        return d
+
+    v1 = descriptor_pb2.FileDescriptorProto(name="greenlight/prompb_v1.proto", package="prometheus", syntax="proto3")
+    v1.message_type.extend(
+        [
+            msg("Label", ("name", 1, optional, f.TYPE_STRING, ""), ("value", 2, optional, f.TYPE_STRING, "")),
+            msg("Sample", ("value", 1, optional, f.TYPE_DOUBLE, ""), ("timestamp", 2, optional, f.TYPE_INT64, "")),
+            msg(
+                "TimeSeries",
+                ("labels", 1, repeated, f.TYPE_MESSAGE, ".prometheus.Label"),
+                ("samples", 2, repeated, f.TYPE_MESSAGE, ".prometheus.Sample"),
+            ),
+            msg("WriteRequest", ("timeseries", 1, repeated, f.TYPE_MESSAGE, ".prometheus.TimeSeries")),
+        ]
+    )
+    v2 = descriptor_pb2.FileDescriptorProto(
+        name="greenlight/prompb_v2.proto", package="io.prometheus.write.v2", syntax="proto3"
+    )
+    v2.message_type.extend(
+        [
+            msg("Sample", ("value", 1, optional, f.TYPE_DOUBLE, ""), ("timestamp", 2, optional, f.TYPE_INT64, "")),
+            msg(
+                "TimeSeries",
+                ("labels_refs", 1, repeated, f.TYPE_UINT32, ""),
+                ("samples", 2, repeated, f.TYPE_MESSAGE, ".io.prometheus.write.v2.Sample"),
+            ),
+            msg(
+                "Request",
+                ("symbols", 4, repeated, f.TYPE_STRING, ""),
+                ("timeseries", 5, repeated, f.TYPE_MESSAGE, ".io.prometheus.write.v2.TimeSeries"),
+            ),
+        ]
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(v1)
+    pool.Add(v2)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(V1)),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(V2)),
+    )
+
+
+WriteRequest, RequestV2 = _schema()
+
+
+class MalformedWrite(ValueError):
+    """The body is not a snappy-compressed protobuf write request: answered with a 400."""
+
+
+@dataclass
+class WriteResult:
+    series: int = 0  # series in the request
+    accepted_series: int = 0  # series of a metric this receiver understands, from a GPU it could name
+    samples: int = 0
+    results: list[IngestResult] = field(default_factory=list)
+    ignored: dict[str, int] = field(default_factory=dict)  # metric name → series not understood
+
+    @property
+    def accepted(self) -> int:
+        return sum(r.accepted for r in self.results)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(r.quarantined for r in self.results)
+
+
+def decode(body: bytes, proto: str) -> Iterator[tuple[dict[str, str], list[tuple[float, int]]]]:
+    """(labels, [(value, timestamp ms)]) of each series in a compressed write request."""
+    try:
+        if cramjam.snappy.decompress_raw_len(body) > MAX_BODY_BYTES:
+            raise MalformedWrite(f"the decompressed request exceeds {MAX_BODY_BYTES // 2**20} MiB")
+        raw = bytes(cramjam.snappy.decompress_raw(body))
+    except MalformedWrite:
+        raise
+    except cramjam.DecompressionError as exc:
+        raise MalformedWrite(f"the body is not snappy block-compressed: {exc}") from exc
+    try:
+        if proto == V2:
+            request: Any = RequestV2.FromString(raw)
+            symbols = list(request.symbols)
+            for ts in request.timeseries:
+                refs = list(ts.labels_refs)
+                if len(refs) % 2 or any(r >= len(symbols) for r in refs):
+                    raise MalformedWrite("a series refers to a symbol the request does not hold")
+                labels = {symbols[refs[i]]: symbols[refs[i + 1]] for i in range(0, len(refs), 2)}
+                yield labels, [(s.value, s.timestamp) for s in ts.samples]
+        else:
+            request = WriteRequest.FromString(raw)
+            for ts in request.timeseries:
+                yield {lb.name: lb.value for lb in ts.labels}, [(s.value, s.timestamp) for s in ts.samples]
+    except message.DecodeError as exc:
+        raise MalformedWrite(f"the body is not a {proto} protobuf message: {exc}") from exc
+
+
+def run_label(labels: dict[str, str]) -> str | None:
+    """The job a series belongs to: dcgm-exporter's Kubernetes pod mapping (namespace/pod),
+    else Prometheus' own job label's value is not a workload, so no label."""
+    if labels.get("pod"):
+        return f"{labels.get('namespace') or 'default'}/{labels['pod']}"
+    return None
+
+
+def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
+    """Stores the GPU series of one remote-write request as agent batches. A replayed
+    request stores nothing twice: each batch's sequence number is the digest of the
+    request, and each sample is unique on (device, time)."""
+    result = WriteResult()
+    devices: dict[str, dict[str, Any]] = {}
+    samples: dict[tuple[str, int], dict[str, Any]] = {}
+    for labels, points in decode(body, proto):
+        result.series += 1
+        name = labels.get("__name__", "")
+        known = METRICS.get(name)
+        uuid = labels.get("UUID") or labels.get("uuid")
+        if known is None or not uuid:
+            result.ignored[name] = result.ignored.get(name, 0) + 1
+            continue
+        result.accepted_series += 1
+        reading, scale = known
+        gpu = labels.get("gpu", "0")
+        device = devices.setdefault(
+            uuid,
+            {"uuid": uuid, "index": int(gpu) if gpu.isdigit() else 0, "name": labels.get("modelName", "")},
+        )
+        if reading == "energy_mj":
+            device["energy_counter"] = True
+        for value, ts_ms in points:
+            # dcgm-exporter repeats a whole GPU's readings on each MIG instance of it: one
+            # sample per GPU and time, whichever instance carried it.
+            sample = samples.setdefault((uuid, ts_ms), {"device": uuid, "ts": ts_ms / 1000, "label": run_label(labels)})
+            sample[reading] = _reading(reading, value * scale)
+    result.samples = len(samples)
+    ordered = sorted(samples.values(), key=lambda s: (s["device"], s["ts"]))
+    digest = int.from_bytes(hashlib.sha256(body).digest()[:8], "big") >> 2  # below 2^62, leaves room for the chunk
+    for n, start in enumerate(range(0, len(ordered), MAX_SAMPLES_PER_BATCH)):
+        chunk = ordered[start : start + MAX_SAMPLES_PER_BATCH]
+        payload = {
+            "batch_seq": digest + n + 1,
+            "agent_version": f"remote-write {'2.0' if proto == V2 else '1.0'}",
+            "devices": list(devices.values()),
+            "samples": chunk,
+        }
+        result.results.append(ingest_batch(agent=agent, payload=payload))
+    return result
+
+
+def _reading(reading: str, value: float) -> float | int | str | None:
+    """A value as the agent's sample field holds it. NaN is Prometheus' stale marker (no
+    reading); an infinite value is passed on as Prometheus writes it ("+Inf"), which
+    ingest quarantines as not a number, and which JSON can keep."""
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return round(value) if reading in WHOLE else value

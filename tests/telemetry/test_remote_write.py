@@ -1,0 +1,227 @@
+"""Prometheus Remote-Write: a real Prometheus server scrapes a dcgm-exporter's series and
+writes them to Greenlight, which stores them through the agent ingest path."""
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cramjam
+import pytest
+from rest_framework.test import APIClient
+
+from telemetry import queries
+from telemetry.models import Device, IngestBatch, QuarantinedSample, Sample
+from telemetry.remote_write import V1, V2, RequestV2, WriteRequest
+from telemetry.rollups import roll_up_pending
+from telemetry.services import create_enrolment_token, enrol_agent
+
+
+def compress(raw: bytes) -> bytes:
+    return bytes(cramjam.snappy.compress_raw(raw))  # the block format, as the spec asks
+
+
+URL = "/api/v1/telemetry/prometheus/write"
+GPUS = [("GPU-5fa1c0de-0000-4000-8000-000000000000", "0"), ("GPU-5fa1c0de-0000-4000-8000-000000000001", "1")]
+WATTS = [300.0, 150.0]
+
+
+def fleet_key(hostname: str = "prometheus") -> str:
+    _, token = create_enrolment_token(name="prometheus", label_namespaces=["*"])
+    _, key = enrol_agent(enrolment_token=token, hostname=hostname)
+    return key
+
+
+def writer(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def send(client: APIClient, body: bytes, proto: str = V1, **headers: str):
+    content_type = "application/x-protobuf" + (f";proto={proto}" if proto != V1 else "")
+    return client.generic(
+        "POST",
+        URL,
+        body,
+        content_type=content_type,
+        HTTP_CONTENT_ENCODING=headers.get("encoding", "snappy"),
+        HTTP_X_PROMETHEUS_REMOTE_WRITE_VERSION="2.0.0" if proto == V2 else "0.1.0",
+    )
+
+
+def v1_body(series: list[tuple[dict[str, str], list[tuple[float, int]]]]) -> bytes:
+    request = WriteRequest()
+    for labels, points in series:
+        ts = request.timeseries.add()
+        for name, value in sorted(labels.items()):
+            ts.labels.add(name=name, value=value)
+        for value, ms in points:
+            ts.samples.add(value=value, timestamp=ms)
+    return compress(request.SerializeToString())
+
+
+def dcgm_series(now_ms: int, seconds: int = 30, mig: bool = False) -> list:
+    series = []
+    for (uuid, gpu), watts in zip(GPUS, WATTS, strict=True):
+        base = {"UUID": uuid, "gpu": gpu, "modelName": "NVIDIA H100 80GB HBM3", "Hostname": "node-7"}
+        base |= {"namespace": "research", "pod": "train-42", "container": "trainer"}
+        instances = [{"GPU_I_ID": "1"}, {"GPU_I_ID": "2"}] if mig else [{}]
+        for extra in instances:
+            points = range(now_ms - seconds * 1000, now_ms + 1, 1000)
+            series.append(
+                (
+                    {"__name__": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", **base, **extra},
+                    [(1e9 + watts * (ms - points[0]), ms) for ms in points],  # mJ: W × ms
+                )
+            )
+            series.append(({"__name__": "DCGM_FI_DEV_POWER_USAGE", **base, **extra}, [(watts, ms) for ms in points]))
+    series.append(({"__name__": "up", "job": "dcgm"}, [(1.0, now_ms)]))
+    return series
+
+
+def test_a_write_is_stored_as_gpu_samples_once_and_mig_instances_once(db):
+    client = writer(fleet_key())
+    now_ms = int(time.time() * 1000)
+    body = v1_body(dcgm_series(now_ms, mig=True))
+    assert send(client, body).status_code == 204
+    assert send(client, body).status_code == 204  # Prometheus retries a write it thinks failed
+    assert Sample.objects.count() == 2 * 31  # two GPUs × 31 s: the MIG instances' copies counted once
+    assert IngestBatch.objects.count() == 1
+    device = Device.objects.get(uuid=GPUS[0][0])
+    assert device.energy_counter and device.name == "NVIDIA H100 80GB HBM3"
+    assert set(Sample.objects.values_list("label", flat=True)) == {"research/train-42"}
+    roll_up_pending()
+    start = time.time() - 120
+    from datetime import UTC, datetime
+
+    energy = queries.energy(
+        start=datetime.fromtimestamp(start, UTC),
+        end=datetime.fromtimestamp(time.time() + 60, UTC),
+        labels=["research/train-42"],
+    )
+    assert energy.method == "counter"
+    assert energy.energy_kwh == pytest.approx(sum(WATTS) * 30 / 3.6e6, rel=1e-6)
+
+
+def test_remote_write_2_with_its_symbol_table(db):
+    client = writer(fleet_key())
+    now_ms = int(time.time() * 1000)
+    request = RequestV2()
+    symbols = ["", "__name__", "DCGM_FI_DEV_POWER_USAGE", "UUID", GPUS[0][0], "gpu", "0"]
+    request.symbols.extend(symbols)
+    ts = request.timeseries.add()
+    ts.labels_refs.extend([1, 2, 3, 4, 5, 6])
+    ts.samples.add(value=250.0, timestamp=now_ms)
+    response = send(client, compress(request.SerializeToString()), proto=V2)
+    assert response.status_code == 204
+    assert response["X-Prometheus-Remote-Write-Samples-Written"] == "1"
+    assert Sample.objects.get().power_w == 250.0
+
+
+def test_bad_writes_are_refused_with_what_was_wrong(db):
+    key = fleet_key()
+    client = writer(key)
+    assert send(client, b"not snappy at all").status_code == 400
+    assert "snappy" in str(send(client, b"not snappy at all").json())
+    garbage = compress(b"\xff\xff\xff\xff")
+    assert send(client, garbage).status_code == 400
+    assert send(client, v1_body([]), encoding="gzip").status_code == 400
+    assert send(client, v1_body([]), proto="io.prometheus.write.v9.Request").status_code == 415
+    assert writer("gla_nobody_nothing").post(URL, b"", content_type="application/x-protobuf").status_code == 401
+    assert APIClient().post(URL, b"", content_type="application/x-protobuf").status_code in (401, 403)
+    assert Sample.objects.count() == 0
+
+
+def test_out_of_range_readings_are_quarantined_not_dropped(db):
+    client = writer(fleet_key())
+    now_ms = int(time.time() * 1000)
+    labels = {"__name__": "DCGM_FI_DEV_POWER_USAGE", "UUID": GPUS[0][0], "gpu": "0"}
+    body = v1_body([(labels, [(250.0, now_ms - 1000), (1e9, now_ms), (float("inf"), now_ms + 1)])])
+    assert send(client, body).status_code == 204
+    assert Sample.objects.count() == 1
+    reasons = sorted(QuarantinedSample.objects.values_list("reason", flat=True))
+    assert reasons == ["power_w is not a number", "power_w outside 0 to 5000"]
+
+
+# --- the real peer -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Exporter(BaseHTTPRequestHandler):
+    """dcgm-exporter's exposition for two GPUs whose energy counters rise with real time."""
+
+    started = time.time()
+
+    def do_GET(self):
+        elapsed_ms = (time.time() - self.started) * 1000
+        lines = []
+        for (uuid, gpu), watts in zip(GPUS, WATTS, strict=True):
+            labels = (
+                f'gpu="{gpu}",UUID="{uuid}",device="nvidia{gpu}",modelName="NVIDIA H100 80GB HBM3",'
+                'Hostname="node-7",container="trainer",namespace="research",pod="train-42"'
+            )
+            lines.append(f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{labels}}} {int(5e9 + watts * elapsed_ms)}")
+            lines.append(f"DCGM_FI_DEV_POWER_USAGE{{{labels}}} {watts}")
+            lines.append(f"DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{labels}}} 0.9")
+        body = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus (make test installs it)")
+def test_a_real_prometheus_server_remote_writes_dcgm_series(live_server, transactional_db, tmp_path):
+    key = fleet_key("prometheus-main")
+    exporter = ThreadingHTTPServer(("127.0.0.1", 0), Exporter)
+    threading.Thread(target=exporter.serve_forever, daemon=True).start()
+    (tmp_path / "prometheus.yml").write_text(
+        f"""
+global: {{scrape_interval: 1s}}
+scrape_configs:
+  - job_name: dcgm
+    static_configs: [{{targets: ["127.0.0.1:{exporter.server_port}"]}}]
+remote_write:
+  - url: {live_server.url}{URL}
+    authorization: {{type: Bearer, credentials: {key}}}
+    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms}}
+"""
+    )
+    server = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{_free_port()}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and Sample.objects.filter(device__uuid=GPUS[0][0]).count() < 6:
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=30)[1].decode(errors="replace")
+        exporter.shutdown()
+    samples = Sample.objects.filter(device__uuid=GPUS[0][0]).order_by("ts")
+    assert samples.count() >= 6, log[-2000:]
+    first, last = samples.first(), samples.last()
+    assert first.power_w == 300.0 and first.gpu_util == 90 and first.label == "research/train-42"
+    # The counter's rise between Prometheus' scrapes is 300 W × the time between them.
+    seconds = (last.ts - first.ts).total_seconds()
+    assert (last.energy_mj - first.energy_mj) / 1000 == pytest.approx(300 * seconds, rel=0.05)
+    assert not QuarantinedSample.objects.exists()
