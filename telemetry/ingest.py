@@ -9,7 +9,6 @@ quarantine with its reason. A batch is idempotent on (agent, batch_seq)."""
 from __future__ import annotations
 
 import functools
-import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -143,9 +142,6 @@ NEW_BATCH = """INSERT INTO telemetry_ingestbatch
     VALUES (%s, %s, %s, %s, 0, 0, 0, false) ON CONFLICT (agent_id, seq) DO NOTHING RETURNING id"""
 # The agent's last contact, written at most once a minute: a batch every 10 s need not update it.
 LAST_SEEN_EVERY = timedelta(minutes=1)
-# The staging table lives as long as the connection; the connections known to have it,
-# once the transaction that created it committed (a rollback takes it away again).
-_staged_on: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class BatchRejected(ValueError):
@@ -303,13 +299,6 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def _ensure_staging(cursor: Any) -> None:
-    raw = connection.connection
-    if raw not in _staged_on:
-        cursor.execute(STAGING)
-        transaction.on_commit(lambda: _staged_on.add(raw))
-
-
 def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
     """Stores one agent batch. Safe to call again with the same batch: nothing doubles."""
     if not isinstance(payload, dict):
@@ -327,7 +316,9 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
     latest_s = now.timestamp() + FUTURE_TOLERANCE_S
     oldest_s = now.timestamp() - settings.TELEMETRY_RAW_RETENTION_DAYS * 86400
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(NEW_BATCH, [agent.pk, seq, now, len(samples)])
+        # The staging table (a connection's own, created once) in the same round trip.
+        cursor.execute(f"{STAGING}; {NEW_BATCH}", [agent.pk, seq, now, len(samples)])
+        cursor.nextset()
         row = cursor.fetchone()
         if row is None:
             result.duplicate_batch = True
@@ -338,7 +329,6 @@ def ingest_batch(*, agent: Agent, payload: Any) -> IngestResult:
         devices = {uuid: d.pk for uuid, d in mine.items()}
         partitions.ensure(_days(samples, oldest_s, latest_s))
         text, refused = _staging_text(samples, devices, foreign, _label_verdicts(agent, samples))
-        _ensure_staging(cursor)
         with cursor.copy("COPY telemetry_staging FROM STDIN") as copy:
             copy.write(text)
         cursor.execute(

@@ -52,6 +52,7 @@ SELECT device_id, minute, label,
             WHEN count(counter_j) = 0 THEN 'power' ELSE 'mixed' END,
        sum(covered_s), count(*), avg(power_w), max(power_w), min(ts), max(ts)
 FROM d GROUP BY device_id, minute, label
+RETURNING label
 """
 
 
@@ -59,8 +60,8 @@ def _minute(ts: datetime) -> datetime:
     return ts.replace(second=0, microsecond=0)
 
 
-def roll_up_range(device_ids: list[int], start: datetime, end: datetime) -> None:
-    """Recomputes the minutes of [start, end) for these devices."""
+def roll_up_range(device_ids: list[int], start: datetime, end: datetime) -> set[str]:
+    """Recomputes the minutes of [start, end) for these devices; returns their labels."""
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM telemetry_minuterollup WHERE device_id = ANY(%s) AND minute >= %s AND minute < %s",
@@ -75,6 +76,7 @@ def roll_up_range(device_ids: list[int], start: datetime, end: datetime) -> None
                 "idle": settings.TELEMETRY_IDLE_UTIL_PERCENT,
             },
         )
+        return {label for (label,) in cursor.fetchall()}
 
 
 def _next_sample_after(device_ids: list[int], ts: datetime) -> datetime | None:
@@ -88,13 +90,8 @@ def _next_sample_after(device_ids: list[int], ts: datetime) -> datetime | None:
     return row[0] if row else None
 
 
-def _announce(device_ids: list[int], start: datetime, end: datetime) -> None:
+def _announce(labels: set[str], start: datetime, end: datetime) -> None:
     """Tells listeners (governance's stored footprints) which labels got new energy."""
-    labels = set(
-        MinuteRollup.objects.filter(
-            device_id__in=device_ids, minute__gte=_minute(start), minute__lte=_minute(end)
-        ).values_list("label", flat=True)
-    )
     if labels:
         transaction.on_commit(lambda: energy_rolled_up.send(sender=MinuteRollup, labels=labels, start=start, end=end))
 
@@ -125,8 +122,7 @@ def roll_up_pending(limit: int = 500) -> int:
             device_ids = list(Device.objects.filter(agent_id=agent_id).values_list("pk", flat=True))
             for start, end in agent_spans:
                 end = _next_sample_after(device_ids, end) or end
-                roll_up_range(device_ids, start, end)
-                _announce(device_ids, start, end)
+                _announce(roll_up_range(device_ids, start, end), start, end)
         done = len(batches)
         IngestBatch.objects.filter(pk__in=[b.pk for b in batches]).update(rolled_up=True)
     return done

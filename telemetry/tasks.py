@@ -6,13 +6,15 @@ from django.conf import settings
 from telemetry import partitions, rollups
 
 log = logging.getLogger(__name__)
+CHUNK = 500  # batches a transaction
 
 
 @shared_task(name="telemetry.tasks.roll_up", autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
 def roll_up() -> int:
     """Rolls up every pending batch, a chunk at a time."""
-    total = 0
-    while done := rollups.roll_up_pending():
+    total = done = rollups.roll_up_pending(CHUNK)
+    while done == CHUNK:  # a short chunk was the last
+        done = rollups.roll_up_pending(CHUNK)
         total += done
     if total:
         log.debug("rolled up %d batches", total)

@@ -182,12 +182,19 @@ def stale_count() -> int:
 
 
 def mark_stale_for_labels(labels: Iterable[str], start: datetime, end: datetime) -> int:
-    """Telemetry rolled up for these labels in [start, end): the runs it may belong to."""
-    runs = Run.objects.filter(label__in=list(labels), started_at__lt=end).filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gte=start)
+    """Telemetry rolled up for these labels in [start, end): the runs it may belong to.
+    Called after every rolled-up batch, so it asks two indexed questions and stops there
+    when the labels belong to no run or deployment."""
+    labels = list(labels)
+    run_ids = list(
+        Run.objects.filter(label__in=labels, started_at__lt=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+        .values_list("pk", flat=True)
     )
-    mark_versions_stale(Deployment.objects.filter(label__in=list(labels)).values_list("model_version_id", flat=True))
-    return mark_stale(runs)
+    version_ids = list(Deployment.objects.filter(label__in=labels).values_list("model_version_id", flat=True))
+    if version_ids:
+        mark_versions_stale(version_ids)
+    return mark_stale(Run.objects.filter(pk__in=run_ids)) if run_ids else 0
 
 
 def mark_stale_for_reference(
