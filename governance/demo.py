@@ -17,7 +17,7 @@ from django.utils import timezone
 from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Role, Run, RunStatus, Stage, TokenScope
 from governance.services import budgets, registry, release_gate, reports, reviews, runs, tokens
 from lca.models import Facility, HardwareModel
-from telemetry.demo import DEMO_LABEL, seed_telemetry
+from telemetry.demo import DEMO_LABEL, seed_prometheus, seed_telemetry
 from telemetry.models import MinuteRollup
 
 DEMO_PASSWORD = "greenlight-demo"
@@ -122,6 +122,7 @@ def seed_registry() -> DemoResult:
         for username, _, roles, staff in PEOPLE
     ]
     enrolment_token = seed_telemetry()
+    seed_prometheus()
     seed_governance(project, people)
     return DemoResult(logins=logins, token=secret, enrolment_token=enrolment_token)
 

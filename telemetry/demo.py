@@ -5,7 +5,11 @@ agent's batches would be."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import cramjam
+
+from telemetry import remote_write
 from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.ingest import ingest_batch
 from telemetry.models import Agent
@@ -13,6 +17,8 @@ from telemetry.rollups import roll_up_pending
 from telemetry.services import create_enrolment_token, enrol_agent
 
 DEMO_HOST = "demo-gpu-host-1"
+DEMO_PROMETHEUS = "demo-prometheus"  # a fleet's Prometheus, remote-writing dcgm-exporter series
+DEMO_POD_LABEL = "aurora/eval-sweep"  # dcgm-exporter's namespace/pod
 DEMO_LABEL = "aurora/chat-1.1-ft"  # the project's namespace, then the job
 DEMO_NAMESPACE = "aurora"
 
@@ -39,3 +45,38 @@ def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -
         pass
     _, token = create_enrolment_token(name="demo cluster", label_namespaces=[DEMO_NAMESPACE])
     return token
+
+
+def seed_prometheus(*, gpus: int = 2, minutes: int = 60, scrape_s: int = 15) -> None:
+    """A fleet without Greenlight's agent: its Prometheus remote-writes an hour of
+    dcgm-exporter series for a node's GPUs running an evaluation pod (idempotent)."""
+    if Agent.objects.filter(hostname=DEMO_PROMETHEUS).exists():
+        return
+    _, token = create_enrolment_token(name="demo Prometheus", label_namespaces=[DEMO_NAMESPACE])
+    agent, _ = enrol_agent(enrolment_token=token, hostname=DEMO_PROMETHEUS)
+    request: Any = remote_write.WriteRequest()
+    end_ms = int(time.time() * 1000) - 600_000
+    points = range(end_ms - minutes * 60_000, end_ms + 1, scrape_s * 1000)
+    for gpu in range(gpus):
+        watts = 520.0 - 40 * gpu
+        labels = {
+            "UUID": f"GPU-d3c0-demo-{gpu:04d}",
+            "gpu": str(gpu),
+            "modelName": "NVIDIA H100 80GB HBM3",
+            "Hostname": "dcgm-node-1",
+            "namespace": DEMO_NAMESPACE,
+            "pod": DEMO_POD_LABEL.split("/", 1)[1],
+        }
+        for name, value in (
+            ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", lambda ms, w=watts: 7e9 + w * (ms - points[0])),
+            ("DCGM_FI_DEV_POWER_USAGE", lambda ms, w=watts: w),
+            ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", lambda ms: 0.85),
+        ):
+            series = request.timeseries.add()
+            for k, v in sorted({"__name__": name, **labels}.items()):
+                series.labels.add(name=k, value=v)
+            for ms in points:
+                series.samples.add(value=value(ms), timestamp=ms)
+    remote_write.write(agent=agent, body=bytes(cramjam.snappy.compress_raw(request.SerializeToString())))
+    while roll_up_pending():
+        pass
