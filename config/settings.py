@@ -231,6 +231,11 @@ TELEMETRY_IDLE_UTIL_PERCENT = env.int("TELEMETRY_IDLE_UTIL_PERCENT", default=10)
 # Without a broker (development), roll up right after each batch so pages show energy at once.
 TELEMETRY_ROLLUP_INLINE = env.bool("TELEMETRY_ROLLUP_INLINE", default=not CELERY_BROKER_URL)
 
+# --- Greenlight's own metrics (/metrics) ---
+# Served to these networks, or to a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- E-mail ---
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

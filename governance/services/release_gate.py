@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.metrics import GATE_ANSWERS
 from governance.access import require_registry_editor, require_visible
 from governance.errors import Conflict
 from governance.models import (
@@ -227,8 +228,10 @@ def evaluate_release_gate(*, version: ModelVersion, actor: User, stored: bool = 
     if record is not None and record.decision["policy_version"] == POLICY_VERSION:
         d = record.decision
         findings = [Finding(**f) for f in d["findings"]]
+        GATE_ANSWERS.labels("allowed" if d["allowed"] else "blocked", "stored").inc()
         return GateDecision(d["allowed"], POLICY_VERSION, d["evidence_digest"], timezone.now() + VALID_FOR, findings)
     decision = _evaluate(version)
+    GATE_ANSWERS.labels("allowed" if decision.allowed else "blocked", "evaluated").inc()
     stored_form = {k: v for k, v in decision.as_dict().items() if k != "expires_at"}
     GateRecord.objects.update_or_create(
         version=version, defaults={"decision": stored_form, "stale": False, "computed_at": timezone.now()}

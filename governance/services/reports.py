@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML, default_url_fetcher
 
+from config.metrics import REPORT_RENDER_SECONDS, REPORT_RENDERS
 from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
 from governance.services import audit, gate_records, reviews
 from lca.charts import line_chart, range_bars
@@ -170,6 +172,7 @@ def render_report(report_id: int) -> AuditReport:
     report = AuditReport.objects.select_related("review__model_version").get(pk=report_id)
     if report.state == AuditReport.State.DONE:
         return report
+    started = time.perf_counter()
     try:
         _step(report, 10, "collecting the figures")
         head = audit.head()
@@ -210,6 +213,9 @@ def render_report(report_id: int) -> AuditReport:
             )
     except Exception as exc:
         AuditReport.objects.filter(pk=report.pk).update(state=AuditReport.State.FAILED, error=str(exc)[:2000])
+        REPORT_RENDERS.labels("failed").inc()
         raise
+    REPORT_RENDERS.labels("done").inc()
+    REPORT_RENDER_SECONDS.observe(time.perf_counter() - started)
     report.refresh_from_db()
     return report

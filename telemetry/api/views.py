@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import READ_SCOPE, StrictSerializer, TokenScopes
+from config.metrics import REMOTE_WRITE_SERIES, count_ingest
 from telemetry import access, queries, remote_write, tasks
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, BatchRejected, ingest_batch
 from telemetry.models import Agent, Device, KeyKind, QuarantinedSample
@@ -115,6 +116,7 @@ class BatchView(APIView):
             result = ingest_batch(agent=agent_of(request), payload=_read_json(request))
         except BatchRejected as exc:
             raise exceptions.ValidationError({"batch": [str(exc)]}) from exc
+        count_ingest("agent", result)
         if settings.TELEMETRY_ROLLUP_INLINE and result.accepted:
             tasks.roll_up.delay()
         return Response(
@@ -152,6 +154,10 @@ class RemoteWriteView(APIView):
             result = remote_write.write(agent=agent_of(request), body=request.body, proto=proto)
         except (remote_write.MalformedWrite, BatchRejected) as exc:
             raise exceptions.ValidationError({"write": [str(exc)]}) from exc
+        for batch in result.results:
+            count_ingest("remote_write", batch)
+        REMOTE_WRITE_SERIES.labels("accepted").inc(result.accepted_series)
+        REMOTE_WRITE_SERIES.labels("ignored").inc(result.series - result.accepted_series)
         if settings.TELEMETRY_ROLLUP_INLINE and result.accepted:
             tasks.roll_up.delay()
         response = Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,12 +1,15 @@
 """Prometheus Remote-Write: a real Prometheus server scrapes a dcgm-exporter's series and
 writes them to Greenlight, which stores them through the agent ingest path."""
 
+import json
 import shutil
 import socket
 import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
+from urllib.request import urlopen
 
 import cramjam
 import pytest
@@ -183,7 +186,10 @@ class Exporter(BaseHTTPRequestHandler):
 
 
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus (make test installs it)")
-def test_a_real_prometheus_server_remote_writes_dcgm_series(live_server, transactional_db, tmp_path):
+def test_a_real_prometheus_server_remote_writes_dcgm_series(live_server, transactional_db, tmp_path, settings):
+    """It scrapes a dcgm-exporter and Greenlight's own /metrics (with the metrics token),
+    remote-writes the GPU series to Greenlight, and reads back what Greenlight counted."""
+    settings.METRICS_TOKEN, settings.METRICS_ALLOWED_NETWORKS = "scrape-token-5678", []
     key = fleet_key("prometheus-main")
     exporter = ThreadingHTTPServer(("127.0.0.1", 0), Exporter)
     threading.Thread(target=exporter.serve_forever, daemon=True).start()
@@ -193,18 +199,22 @@ global: {{scrape_interval: 1s}}
 scrape_configs:
   - job_name: dcgm
     static_configs: [{{targets: ["127.0.0.1:{exporter.server_port}"]}}]
+  - job_name: greenlight
+    authorization: {{type: Bearer, credentials: scrape-token-5678}}
+    static_configs: [{{targets: ["{live_server.url.split("//", 1)[1]}"]}}]
 remote_write:
   - url: {live_server.url}{URL}
     authorization: {{type: Bearer, credentials: {key}}}
     queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms}}
 """
     )
+    web = _free_port()
     server = subprocess.Popen(
         [
             "prometheus",
             f"--config.file={tmp_path / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{_free_port()}",
+            f"--web.listen-address=127.0.0.1:{web}",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -212,6 +222,12 @@ remote_write:
     try:
         deadline = time.time() + 60
         while time.time() < deadline and Sample.objects.filter(device__uuid=GPUS[0][0]).count() < 6:
+            time.sleep(0.5)
+        counted = 0.0
+        query = 'greenlight_ingest_samples_total{source="remote_write",outcome="accepted"}'
+        while time.time() < deadline and not counted:
+            answer = json.load(urlopen(f"http://127.0.0.1:{web}/api/v1/query?{urlencode({'query': query})}"))
+            counted = sum(float(r["value"][1]) for r in answer["data"]["result"])
             time.sleep(0.5)
     finally:
         server.terminate()
@@ -225,3 +241,4 @@ remote_write:
     seconds = (last.ts - first.ts).total_seconds()
     assert (last.energy_mj - first.energy_mj) / 1000 == pytest.approx(300 * seconds, rel=0.05)
     assert not QuarantinedSample.objects.exists()
+    assert counted > 0  # Prometheus parsed Greenlight's exposition, token and all
