@@ -54,6 +54,14 @@ class Project(models.Model):
     min_telemetry_coverage = models.FloatField(default=0.8, help_text="Share of each run's time with samples.")
     max_regression = models.FloatField(default=0.10, help_text="Allowed increase of carbon per 1,000 tokens.")
     post_release_review_days = models.PositiveIntegerField(default=30)
+    metrics_store = models.ForeignKey(
+        "telemetry.MetricsStore",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The fleet's Prometheus-compatible store its runs' energy is read from (else its facilities').",
+    )
     max_deviation = models.FloatField(default=0.25, help_text="Measured vs projected per-token footprint.")
 
     objects = ProjectQuerySet.as_manager()
@@ -333,6 +341,7 @@ class StoredFootprint(models.Model):
     coverage = models.FloatField()
     accelerator_hours = models.FloatField()
     note = models.TextField()
+    problem = models.TextField(blank=True, help_text="Why a measurement that was asked for is missing.")
     result = models.JSONField(help_text="The estimate as the API shows it (lca.present.estimate_data).")
     facility_energy_kwh = models.FloatField(help_text="Central value, for the ledgers and charts.")
     location_based_kgco2e = models.FloatField(help_text="Central value, for the ledgers and charts.")

@@ -10,6 +10,7 @@ from typing import Any
 from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -26,6 +27,7 @@ from governance.models import (
 )
 from governance.services import audit, gate_records, ledger
 from lca.signals import reference_changed
+from telemetry.models import MetricsStore
 from telemetry.signals import energy_rolled_up
 
 
@@ -77,6 +79,15 @@ def telemetry_arrived(sender: Any, labels: set[str], start: Any, end: Any, **kwa
 def reference_edited(sender: Any, **changed: Any) -> None:
     changed.pop("signal", None)
     ledger.mark_stale_for_reference(**changed)
+
+
+@receiver(post_save, sender=MetricsStore)
+def metrics_store_edited(sender: Any, instance: MetricsStore, **kwargs: Any) -> None:
+    """Runs measured from this store are asked again (its URL, credential or scope changed)."""
+    uses = Q(model_version__registered_model__project__metrics_store=instance)
+    if instance.facility_id:
+        uses |= Q(facility_id=instance.facility_id, model_version__registered_model__project__metrics_store=None)
+    ledger.mark_stale(Run.objects.filter(uses))
 
 
 @receiver(post_save, sender=ModelVersion)

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from telemetry.models import Agent, Device, EnrolmentToken, QuarantinedSample, SealedLabel
+from telemetry.models import Agent, Device, EnrolmentToken, MetricsStore, QuarantinedSample, SealedLabel, StoreReading
 from telemetry.services import revoke_agent, revoke_enrolment_token
 
 
@@ -82,3 +82,27 @@ class QuarantinedSampleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # kept as received
+
+
+@admin.register(MetricsStore)
+class MetricsStoreAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A fleet's Prometheus-compatible store. The credential stays in the environment:
+    only the variable's name is kept here."""
+
+    list_display = ["name", "url", "auth", "secret_env", "facility", "scrape_interval_s", "timeout_s"]
+
+
+@admin.register(StoreReading)
+class StoreReadingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every answer a metrics store gave (or did not): the evidence behind pull-mode energy."""
+
+    list_display = ["asked_at", "store", "label", "status", "energy_kwh", "coverage"]
+    list_filter = ["status", "store"]
+    search_fields = ["label"]
+    readonly_fields = [f.name for f in StoreReading._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -278,3 +279,71 @@ class CodeCarbonEmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.energy_kwh:.6f} kWh over {self.duration_s:.0f} s"
+
+
+class MetricsStore(models.Model):
+    """A Prometheus-compatible query endpoint (Prometheus, Mimir, Thanos, VictoriaMetrics,
+    Cortex) holding a fleet's dcgm-exporter series. Greenlight asks it for per-window
+    aggregates only. Its credential is never stored: `secret_env` names the environment
+    variable that holds the bearer token or the basic-auth password."""
+
+    class Auth(models.TextChoices):
+        NONE = "none", "None"
+        BEARER = "bearer", "Bearer token"
+        BASIC = "basic", "Basic auth"
+
+    name = models.CharField(max_length=200)
+    url = models.URLField(help_text="The query API's base, e.g. http://prometheus:9090 or https://mimir/prometheus.")
+    auth = models.CharField(max_length=8, choices=Auth.choices, default=Auth.NONE)
+    username = models.CharField(max_length=200, blank=True, help_text="For basic auth.")
+    secret_env = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z_][A-Z0-9_]*$", "An environment variable's name, in capitals.")],
+        help_text="The environment variable holding the token or password (its value is never stored or shown).",
+    )
+    scrape_interval_s = models.PositiveIntegerField(
+        default=15, help_text="How often the store scrapes dcgm-exporter: the coverage counts its samples."
+    )
+    timeout_s = models.PositiveIntegerField(default=10)
+    facility = models.ForeignKey(
+        "lca.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Runs at this facility are measured from this store (unless their project names another).",
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StoreReading(models.Model):
+    """One answer of a metrics store for one label and window: the query asked, where and
+    when, and what came back — energy per GPU and coverage, or why there is none."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "Answered"
+        EMPTY = "empty", "No series for the label"
+        DOWN = "down", "Store unreachable or refused"
+        TIMEOUT = "timeout", "Store did not answer in time"
+
+    store = models.ForeignKey(MetricsStore, on_delete=models.PROTECT, related_name="readings")
+    label = models.CharField(max_length=200)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    url = models.URLField(help_text="The store's URL when it was asked.")
+    query = models.TextField()
+    asked_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices)
+    energy_kwh = models.FloatField(null=True)
+    coverage = models.FloatField(default=0.0)
+    per_gpu = models.JSONField(default=dict, help_text="GPU UUID → {energy_kwh, samples}.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["label", "-asked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.store} {self.label} {self.status}"

@@ -52,7 +52,7 @@ _TOTALS = """
     COUNT(*) FILTER (WHERE r.method = 'counter'), COUNT(*) FILTER (WHERE r.method = 'power'), COUNT(*)
 """
 _FROM = "telemetry_minuterollup r JOIN telemetry_device d ON d.id = r.device_id"
-_NONE = Energy(0.0, 0.0, 0.0, "none", 0, None, None)
+NO_ENERGY = Energy(0.0, 0.0, 0.0, "none", 0, None, None)
 
 
 def _energy(rows: list[tuple[Any, ...]], window_s: Callable[[datetime, datetime, int], float]) -> Energy:
@@ -60,7 +60,7 @@ def _energy(rows: list[tuple[Any, ...]], window_s: Callable[[datetime, datetime,
     by_kind = {row[0]: row[1:] for row in rows}
     gpu, host = by_kind.get(DeviceKind.GPU), by_kind.get(DeviceKind.HOST)
     if gpu is None:
-        return _NONE
+        return NO_ENERGY
     energy_j, idle_j, covered_s, devices, first, last, first_minute, last_minute, counter, power, count = gpu
     # The active span from the rollups (cost per minute and device, not per sample).
     first, last = first or first_minute, last or last_minute

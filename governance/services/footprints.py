@@ -22,7 +22,8 @@ from lca.models import HardwareModel
 from lca.present import estimate_data, estimate_from_data, factor_data, range_data
 from lca.services import Estimate, EstimateRequest, default_host, estimate
 from lca.uncertainty import Range
-from telemetry import queries
+from telemetry import promql, queries
+from telemetry.models import MetricsStore, StoreReading
 
 E = Range.exact
 FIGURES = ("facility_energy_kwh", "location_based_kgco2e", "market_based_kgco2e", "embodied_kgco2e", "water_l")
@@ -43,6 +44,7 @@ class RunFootprint:
     accelerator_hours: float
     result: Estimate
     note: str
+    problem: str = ""  # why a measurement that was asked for is missing (a metrics store that failed)
 
 
 def _measured(energy: queries.Energy, hours: float, common: dict[str, Any]) -> EstimateRequest:
@@ -75,18 +77,57 @@ def compute_run_footprint(run: Run) -> RunFootprint:
 
 
 def compute_run_footprints(runs: list[Run]) -> list[RunFootprint]:
-    """compute_run_footprint for each run, with the telemetry of all of them read in one query."""
+    """compute_run_footprint for each run: from the fleet's metrics store where the run's
+    project or facility names one, else from Greenlight's telemetry, read for all of
+    them in one query."""
     now = timezone.now()
     margin = timedelta(minutes=1)
-    energies = queries.label_energies(
-        [(run.label, run.started_at - margin, (run.ended_at or now) + margin) for run in runs]
+    stores = _metrics_stores(runs)
+    energies = iter(
+        queries.label_energies(
+            [(r.label, r.started_at - margin, (r.ended_at or now) + margin) for r in runs if r.pk not in stores]
+        )
     )
     host = functools.cache(default_host)  # read once for the batch
-    return [_run_footprint(run, energy, now, host) for run, energy in zip(runs, energies, strict=True)]
+    footprints = []
+    for run in runs:
+        store = stores.get(run.pk)
+        if store is None:
+            footprints.append(_run_footprint(run, next(energies), now, host))
+            continue
+        reading = promql.read_energy(store, run.label, run.started_at, run.ended_at or now)
+        if reading.status == StoreReading.Status.OK and reading.energy_kwh:
+            energy = queries.Energy(
+                reading.energy_kwh, 0.0, reading.coverage, "prometheus", len(reading.per_gpu), None, None
+            )
+            footprints.append(_run_footprint(run, energy, now, host))
+        else:
+            problem = f"{store.name} ({store.url}): {reading.get_status_display().lower()} — {reading.error}"
+            footprints.append(_run_footprint(run, queries.NO_ENERGY, now, host, problem))
+    return footprints
+
+
+def _metrics_stores(runs: list[Run]) -> dict[int, MetricsStore]:
+    """The store each run's energy is read from: its project's, else its facility's."""
+    by_facility: dict[int, MetricsStore] = {}
+    facilities = {r.facility_id for r in runs if r.model_version.registered_model.project.metrics_store_id is None}
+    if facilities:
+        for store in MetricsStore.objects.filter(facility_id__in=facilities).order_by("-pk"):
+            by_facility[store.facility_id] = store  # type: ignore[index]  # filtered on facility
+    stores = {}
+    for run in runs:
+        chosen = run.model_version.registered_model.project.metrics_store or by_facility.get(run.facility_id)
+        if chosen is not None:
+            stores[run.pk] = chosen
+    return stores
 
 
 def _run_footprint(
-    run: Run, energy: queries.Energy, now: datetime, host: Callable[[], HardwareModel | None]
+    run: Run,
+    energy: queries.Energy,
+    now: datetime,
+    host: Callable[[], HardwareModel | None],
+    problem: str = "",
 ) -> RunFootprint:
     end = run.ended_at or now
     hours = max((end - run.started_at).total_seconds(), 0.0) / 3600 * run.accelerator_count
@@ -97,19 +138,21 @@ def _run_footprint(
         "host": run.host,
     }
     if energy.energy_kwh > 0:
+        source = "the fleet's metrics store (PromQL increase of the DCGM energy counter)"
         note = (
-            f"Accelerators measured by telemetry ({energy.method}), {energy.coverage:.0%} coverage; "
-            f"{_host_note(energy)}."
+            f"Accelerators measured by {source if energy.method == 'prometheus' else 'telemetry'} ({energy.method}), "
+            f"{energy.coverage:.0%} coverage; {_host_note(energy)}."
         )
         result = estimate(_measured(energy, hours, common), host)
         return RunFootprint(run, "telemetry", energy.coverage, energy.method, hours, result, note)
+    missing = f"Energy not measured: {problem}." if problem else "No telemetry for this run."
     if run.estimate:
         request = request_from_data(run.estimate)
-        note = "No telemetry for this run: its pre-run estimate is used."
+        note = f"{missing} Its pre-run estimate is used."
     else:
         request = EstimateRequest(accelerator_hours=E(hours), **common)
-        note = "No telemetry and no pre-run estimate: estimated from accelerator-hours × power."
-    return RunFootprint(run, "estimate", 0.0, "none", hours, estimate(request, host), note)
+        note = f"{missing} No pre-run estimate: estimated from accelerator-hours × power."
+    return RunFootprint(run, "estimate", 0.0, "none", hours, estimate(request, host), note, problem)
 
 
 def inputs_digest(rf: RunFootprint) -> str:
@@ -135,6 +178,7 @@ def from_stored(record: StoredFootprint) -> RunFootprint:
         record.accelerator_hours,
         estimate_from_data(record.result),
         record.note,
+        record.problem,
     )
 
 

@@ -27,7 +27,13 @@ from governance.services import budgets, gate_records
 from governance.services.footprints import compute_run_footprints, inputs_digest, snapshot, version_footprint
 from lca.present import estimate_data
 
-RUN_RELATED = ("model_version__registered_model", "facility__grid_region", "facility__host", "hardware", "host")
+RUN_RELATED = (
+    "model_version__registered_model__project__metrics_store",
+    "facility__grid_region",
+    "facility__host",
+    "hardware",
+    "host",
+)
 STORED_FIELDS = (
     "project_id",
     "model_version_id",
@@ -38,6 +44,7 @@ STORED_FIELDS = (
     "coverage",
     "accelerator_hours",
     "note",
+    "problem",
     "result",
     "facility_energy_kwh",
     "location_based_kgco2e",
@@ -75,6 +82,7 @@ def _store(runs: list[Run]) -> list[StoredFootprint]:
             coverage=rf.coverage,
             accelerator_hours=rf.accelerator_hours,
             note=rf.note,
+            problem=rf.problem,
             result=estimate_data(rf.result),
             facility_energy_kwh=f.facility_energy_kwh.central,
             location_based_kgco2e=f.location_based_kgco2e.central,

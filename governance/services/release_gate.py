@@ -129,18 +129,23 @@ def _coverage_rule(version: ModelVersion) -> Finding:
     runs = list(
         StoredFootprint.objects.filter(model_version=version)
         .order_by("started_at", "run_id")
-        .values_list("run__label", "coverage", "run__coverage_exception")
+        .values_list("run__label", "coverage", "run__coverage_exception", "problem")
     )
-    short = [(label, coverage) for label, coverage, excused in runs if coverage < threshold and not excused]
+    short = [
+        (label, coverage, problem) for label, coverage, excused, problem in runs if coverage < threshold and not excused
+    ]
     evidence = {
         "threshold": threshold,
-        "runs": {label: round(coverage, 4) for label, coverage, _ in runs},
-        "exceptions": [label for label, _, excused in runs if excused],
+        "runs": {label: round(coverage, 4) for label, coverage, _, _ in runs},
+        "exceptions": [label for label, _, excused, _ in runs if excused],
+        "not_measured": {label: problem for label, _, _, problem in runs if problem},
     }
     if not runs:
         return Finding("telemetry_coverage", False, evidence, "No runs recorded: nothing was measured.")
     if short:
-        names = ", ".join(f"{label} ({coverage:.0%})" for label, coverage in short)
+        names = ", ".join(
+            f"{label} ({coverage:.0%}{f': {problem}' if problem else ''})" for label, coverage, problem in short
+        )
         return Finding(
             "telemetry_coverage",
             False,

@@ -2,12 +2,7 @@
 writes them to Greenlight, which stores them through the agent ingest path."""
 
 import json
-import shutil
-import socket
-import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
@@ -20,6 +15,7 @@ from telemetry.models import Device, IngestBatch, QuarantinedSample, Sample
 from telemetry.remote_write import V1, V2, RequestV2, WriteRequest
 from telemetry.rollups import roll_up_pending
 from telemetry.services import create_enrolment_token, enrol_agent
+from tests.prometheus import GPUS, WATTS, dcgm_exporter, needs_prometheus, prometheus
 
 
 def compress(raw: bytes) -> bytes:
@@ -27,8 +23,6 @@ def compress(raw: bytes) -> bytes:
 
 
 URL = "/api/v1/telemetry/prometheus/write"
-GPUS = [("GPU-5fa1c0de-0000-4000-8000-000000000000", "0"), ("GPU-5fa1c0de-0000-4000-8000-000000000001", "1")]
-WATTS = [300.0, 150.0]
 
 
 def fleet_key(hostname: str = "prometheus") -> str:
@@ -152,93 +146,44 @@ def test_out_of_range_readings_are_quarantined_not_dropped(db):
 # --- the real peer -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Exporter(BaseHTTPRequestHandler):
-    """dcgm-exporter's exposition for two GPUs whose energy counters rise with real time."""
-
-    started = time.time()
-
-    def do_GET(self):
-        elapsed_ms = (time.time() - self.started) * 1000
-        lines = []
-        for (uuid, gpu), watts in zip(GPUS, WATTS, strict=True):
-            labels = (
-                f'gpu="{gpu}",UUID="{uuid}",device="nvidia{gpu}",modelName="NVIDIA H100 80GB HBM3",'
-                'Hostname="node-7",container="trainer",namespace="research",pod="train-42"'
-            )
-            lines.append(f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{labels}}} {int(5e9 + watts * elapsed_ms)}")
-            lines.append(f"DCGM_FI_DEV_POWER_USAGE{{{labels}}} {watts}")
-            lines.append(f"DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{labels}}} 0.9")
-        body = ("\n".join(lines) + "\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus (make test installs it)")
+@needs_prometheus
 def test_a_real_prometheus_server_remote_writes_dcgm_series(live_server, transactional_db, tmp_path, settings):
     """It scrapes a dcgm-exporter and Greenlight's own /metrics (with the metrics token),
     remote-writes the GPU series to Greenlight, and reads back what Greenlight counted."""
     settings.METRICS_TOKEN, settings.METRICS_ALLOWED_NETWORKS = "scrape-token-5678", []
     key = fleet_key("prometheus-main")
-    exporter = ThreadingHTTPServer(("127.0.0.1", 0), Exporter)
-    threading.Thread(target=exporter.serve_forever, daemon=True).start()
-    (tmp_path / "prometheus.yml").write_text(
-        f"""
+    config = """
 global: {{scrape_interval: 1s}}
 scrape_configs:
   - job_name: dcgm
-    static_configs: [{{targets: ["127.0.0.1:{exporter.server_port}"]}}]
+    static_configs: [{{targets: ["{exporter}"]}}]
   - job_name: greenlight
     authorization: {{type: Bearer, credentials: scrape-token-5678}}
-    static_configs: [{{targets: ["{live_server.url.split("//", 1)[1]}"]}}]
+    static_configs: [{{targets: ["{greenlight}"]}}]
 remote_write:
-  - url: {live_server.url}{URL}
+  - url: {greenlight_url}{url}
     authorization: {{type: Bearer, credentials: {key}}}
     queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms}}
 """
-    )
-    web = _free_port()
-    server = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{web}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline and Sample.objects.filter(device__uuid=GPUS[0][0]).count() < 6:
-            time.sleep(0.5)
-        counted = 0.0
-        query = 'greenlight_ingest_samples_total{source="remote_write",outcome="accepted"}'
-        while time.time() < deadline and not counted:
-            answer = json.load(urlopen(f"http://127.0.0.1:{web}/api/v1/query?{urlencode({'query': query})}"))
-            counted = sum(float(r["value"][1]) for r in answer["data"]["result"])
-            time.sleep(0.5)
-    finally:
-        server.terminate()
-        log = server.communicate(timeout=30)[1].decode(errors="replace")
-        exporter.shutdown()
-    samples = Sample.objects.filter(device__uuid=GPUS[0][0]).order_by("ts")
-    assert samples.count() >= 6, log[-2000:]
-    first, last = samples.first(), samples.last()
-    assert first.power_w == 300.0 and first.gpu_util == 90 and first.label == "research/train-42"
-    # The counter's rise between Prometheus' scrapes is 300 W × the time between them.
-    seconds = (last.ts - first.ts).total_seconds()
-    assert (last.energy_mj - first.energy_mj) / 1000 == pytest.approx(300 * seconds, rel=0.05)
-    assert not QuarantinedSample.objects.exists()
-    assert counted > 0  # Prometheus parsed Greenlight's exposition, token and all
+    with dcgm_exporter("research", "train-42") as exporter:
+        address = live_server.url.split("//", 1)[1]
+        text = config.format(exporter=exporter, greenlight=address, greenlight_url=live_server.url, url=URL, key=key)
+        with prometheus(tmp_path, text) as server:
+            deadline = time.time() + 60
+            while time.time() < deadline and Sample.objects.filter(device__uuid=GPUS[0][0]).count() < 6:
+                time.sleep(0.5)
+            counted = 0.0
+            query = 'greenlight_ingest_samples_total{source="remote_write",outcome="accepted"}'
+            while time.time() < deadline and not counted:
+                answer = json.load(urlopen(f"{server}/api/v1/query?{urlencode({'query': query})}"))
+                counted = sum(float(r["value"][1]) for r in answer["data"]["result"])
+                time.sleep(0.5)
+            samples = Sample.objects.filter(device__uuid=GPUS[0][0]).order_by("ts")
+            assert samples.count() >= 6
+            first, last = samples.first(), samples.last()
+            assert first.power_w == 300.0 and first.gpu_util == 90 and first.label == "research/train-42"
+            # The counter's rise between Prometheus' scrapes is 300 W × the time between them.
+            seconds = (last.ts - first.ts).total_seconds()
+            assert (last.energy_mj - first.energy_mj) / 1000 == pytest.approx(300 * seconds, rel=0.05)
+            assert not QuarantinedSample.objects.exists()
+            assert counted > 0  # Prometheus parsed Greenlight's exposition, token and all

@@ -1,0 +1,132 @@
+"""Pull mode: a run's energy asked of the fleet's own Prometheus with PromQL, and every
+way that can fail said in the run, the gate and the figures — never a silent zero."""
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from governance.models import StoredFootprint
+from telemetry.models import MetricsStore, StoreReading
+from tests.prometheus import WATTS, dcgm_exporter, free_port, needs_prometheus, prometheus, wait_for
+from tests.workflow import findings, gate
+
+
+def open_and_close(pipeline, version, label, start, end):
+    run = pipeline.post(
+        "/api/v1/runs/",
+        {
+            "model_version": version.pk,
+            "stage": "fine_tuning",
+            "facility": "gcp-europe-west1",
+            "hardware": "h100-sxm",
+            "accelerator_count": 2,
+            "label": f"{version.project.slug}/{label}",
+            "started_at": start.isoformat(),
+        },
+        format="json",
+    )
+    assert run.status_code == 201, run.json()
+    closed = pipeline.post(
+        f"/api/v1/runs/{run.json()['id']}/close/", {"status": "succeeded", "ended_at": end.isoformat()}, format="json"
+    )
+    assert closed.status_code == 200, closed.json()
+    return run.json()["id"]
+
+
+def use_store(team, **fields):
+    store = MetricsStore.objects.create(name="fleet Prometheus", **fields)
+    team.project.metrics_store = store
+    team.project.save()
+    return store
+
+
+@needs_prometheus
+@pytest.mark.django_db(transaction=True)
+def test_a_runs_energy_is_asked_of_the_fleets_prometheus(reference_data, world, tmp_path):
+    team, _, version, pipeline = world
+    config = """
+global: {{scrape_interval: 1s}}
+scrape_configs:
+  - job_name: dcgm
+    static_configs: [{{targets: ["{exporter}"]}}]
+"""
+    # MIG: each GPU's counter appears once per instance; the store must count it once.
+    with (
+        dcgm_exporter(team.project.slug, "train-pull", mig=True) as exporter,
+        prometheus(tmp_path, config.format(exporter=exporter)) as url,
+    ):
+        wait_for(url, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION")  # the series exists before the run starts
+        start = datetime.now(UTC) + timedelta(seconds=2)
+        end = start + timedelta(seconds=8)
+        time.sleep((end - datetime.now(UTC)).total_seconds() + 2.5)  # scraped past the run's end
+        store = use_store(team, url=url, scrape_interval_s=1)
+        run_id = open_and_close(pipeline, version, "train-pull", start, end)
+        record = StoredFootprint.objects.get(run_id=run_id)
+        reading = StoreReading.objects.filter(label=f"{team.project.slug}/train-pull").latest("asked_at")
+        assert (reading.start, reading.end) == (start, end)  # the closed run's window
+        assert (reading.status, reading.url, record.method, record.source) == ("ok", url, "prometheus", "telemetry")
+        assert "increase(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" in reading.query and len(reading.per_gpu) == 2
+        assert reading.energy_kwh == pytest.approx(sum(WATTS) * 8 / 3.6e6, rel=0.15)
+        assert reading.coverage > 0.8 and record.coverage == reading.coverage
+        assert "metrics store" in record.note and record.problem == ""
+        assert store.readings.count() == 2  # asked when the run opened, and when it closed
+    answer = gate(pipeline, version)
+    assert findings(answer)["telemetry_coverage"] is True
+
+
+class Store(BaseHTTPRequestHandler):
+    """A Prometheus query API that answers as told: empty, slowly, or with an error."""
+
+    mode = "empty"
+
+    def do_GET(self):
+        if self.mode == "slow":
+            time.sleep(2)
+        if self.mode == "error":
+            self.send_response(503)
+            self.end_headers()
+            return
+        body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "said"),
+    [
+        ("empty", "empty", "no DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION series"),
+        ("slow", "timeout", "no answer within 1 s"),
+        ("error", "down", "HTTP 503"),
+        ("closed", "down", "unreachable"),
+    ],
+)
+def test_a_store_that_cannot_answer_is_a_finding_not_a_zero(world, mode, status, said):
+    team, _, version, pipeline = world
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("S", (Store,), {"mode": mode}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_port if mode != "closed" else free_port()
+    try:
+        use_store(team, url=f"http://127.0.0.1:{port}", timeout_s=1)
+        end = datetime.now(UTC) - timedelta(minutes=5)
+        run_id = open_and_close(pipeline, version, f"pull-{mode}", end - timedelta(hours=1), end)
+    finally:
+        server.shutdown()
+    reading = StoreReading.objects.filter(label__endswith=f"pull-{mode}").latest("asked_at")
+    assert reading.status == status and said in reading.error and reading.energy_kwh is None
+    record = StoredFootprint.objects.get(run_id=run_id)
+    assert record.source == "estimate" and record.coverage == 0 and said in record.problem
+    assert record.facility_energy_kwh > 0  # estimated, and says so
+    assert record.note.startswith("Energy not measured: fleet Prometheus")
+    answer = gate(pipeline, version)
+    coverage = next(f for f in answer["findings"] if f["rule"] == "telemetry_coverage")
+    assert coverage["passed"] is False and said in coverage["message"]
+    assert said in coverage["evidence"]["not_measured"][f"{team.project.slug}/pull-{mode}"]

@@ -1,0 +1,113 @@
+"""A real Prometheus server (Debian's package) and a dcgm-exporter exposition for it to
+scrape: the peers of the Remote-Write, /metrics and pull-mode tests."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+GPUS = [("GPU-5fa1c0de-0000-4000-8000-000000000000", "0"), ("GPU-5fa1c0de-0000-4000-8000-000000000001", "1")]
+WATTS = [300.0, 150.0]
+
+needs_prometheus = pytest.mark.skipif(
+    shutil.which("prometheus") is None, reason="needs Debian's prometheus (make test installs it)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def dcgm_exporter(namespace: str, pod: str, mig: bool = False) -> Iterator[str]:
+    """Serves dcgm-exporter's metrics for two GPUs (one series per MIG instance when
+    `mig`) whose energy counters rise with real time at WATTS; yields host:port."""
+    started = time.time()
+
+    class Exporter(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            elapsed_ms = (time.time() - started) * 1000
+            lines = []
+            for (uuid, gpu), watts in zip(GPUS, WATTS, strict=True):
+                for instance in ("1", "2") if mig else ("",):
+                    labels = (
+                        f'gpu="{gpu}",UUID="{uuid}",device="nvidia{gpu}",modelName="NVIDIA H100 80GB HBM3",'
+                        f'Hostname="node-7",container="trainer",namespace="{namespace}",pod="{pod}"'
+                        + (f',GPU_I_ID="{instance}"' if instance else "")
+                    )
+                    lines.append(f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{labels}}} {int(5e9 + watts * elapsed_ms)}")
+                    lines.append(f"DCGM_FI_DEV_POWER_USAGE{{{labels}}} {watts}")
+                    lines.append(f"DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{labels}}} 0.9")
+            body = ("\n".join(lines) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Exporter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@contextlib.contextmanager
+def prometheus(tmp_path: Path, config: str) -> Iterator[str]:
+    """A Prometheus server with this configuration; yields its URL. Its log is attached
+    to the failure of an assertion made inside the block."""
+    (tmp_path / "prometheus.yml").write_text(config)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    except AssertionError as exc:
+        server.terminate()
+        log = server.communicate(timeout=30)[1].decode(errors="replace")
+        raise AssertionError(f"{exc}\n--- prometheus log ---\n{log[-3000:]}") from exc
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.communicate(timeout=30)
+
+
+def wait_for(url: str, query: str, timeout_s: float = 30) -> None:
+    """Until the server has scraped something that answers `query`."""
+    import json
+    from urllib.parse import urlencode
+    from urllib.request import urlopen
+
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            answer = json.load(urlopen(f"{url}/api/v1/query?{urlencode({'query': query})}", timeout=2))
+            if answer["data"]["result"]:
+                return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.25)
+    raise AssertionError(f"Prometheus at {url} never answered {query}")
