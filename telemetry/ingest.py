@@ -21,7 +21,7 @@ from django.db.models import JSONField, Value
 from django.utils import timezone
 
 from telemetry import partitions
-from telemetry.models import Agent, Device, DeviceKind, QuarantinedSample, SealedLabel
+from telemetry.models import Agent, Attribution, Device, DeviceKind, QuarantinedSample, SealedLabel
 
 MAX_POWER_W = 5000  # no accelerator draws more; a larger value is a unit error
 # A counter may rise at most this far above the device's power limit (transients), or
@@ -173,6 +173,12 @@ def _device_fields(info: Any) -> dict[str, Any]:
     if kind not in DeviceKind.values:
         raise BatchRejected(f"device {uuid!r}: kind must be one of {', '.join(DeviceKind.values)}")
     fields = {"uuid": uuid, "kind": kind, "index": index, "energy_counter": info.get("energy_counter") is True}
+    parent, attribution = info.get("parent"), info.get("attribution", "")
+    if parent is not None and (not isinstance(parent, str) or parent == uuid or len(parent) > 96):
+        raise BatchRejected(f"device {uuid!r}: 'parent' must be the uuid of another device")
+    if attribution not in ("", *Attribution.values) or (attribution and parent is None):
+        raise BatchRejected(f"device {uuid!r}: 'attribution' is one of {', '.join(Attribution.values)}, for a share")
+    fields |= {"parent": parent, "attribution": attribution}
     for name, limit in (("name", 200), ("driver", 64)):
         value = info.get(name, "")
         if not isinstance(value, str):
@@ -190,13 +196,20 @@ def _register_devices(agent: Agent, declared: Any) -> tuple[dict[str, Device], s
     if not isinstance(declared, list):
         raise BatchRejected("'devices' must be a list of the agent's GPUs (and its host, where it reads RAPL)")
     wanted = [_device_fields(info) for info in declared]
-    known = {d.uuid: d for d in Device.objects.filter(uuid__in=[f["uuid"] for f in wanted])}
-    mine, foreign = {}, set()
-    for fields in wanted:
+    uuids = [f["uuid"] for f in wanted] + [f["parent"] for f in wanted if f["parent"]]
+    known = {d.uuid: d for d in Device.objects.filter(uuid__in=uuids)}
+    mine: dict[str, Device] = {}
+    foreign: set[str] = set()
+    for fields in wanted:  # a share's parent is declared before it, or was in an earlier batch
         device = known.get(fields["uuid"])
         if device is not None and device.agent_id != agent.pk:
             foreign.add(fields["uuid"])
             continue
+        parent_uuid = fields.pop("parent")
+        parent = mine.get(parent_uuid) or known.get(parent_uuid) if parent_uuid else None
+        if parent_uuid and (parent is None or parent.agent_id != agent.pk or parent.parent_id is not None):
+            raise BatchRejected(f"device {fields['uuid']!r}: its parent {parent_uuid!r} is not a GPU of this agent")
+        fields["parent_id"] = parent.pk if parent else None
         if device is None or any(getattr(device, k) != v for k, v in fields.items()):
             device, _ = Device.objects.update_or_create(uuid=fields["uuid"], defaults={"agent": agent, **fields})
         mine[device.uuid] = device

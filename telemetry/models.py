@@ -92,9 +92,19 @@ class DeviceKind(models.TextChoices):
     HOST = "host", "Host CPUs and memory (RAPL)"
 
 
+class Attribution(models.TextChoices):
+    """How a shared GPU's metered energy is apportioned to its shares."""
+
+    ENGINE_ACTIVE = "engine_active", "By each share's graphics-engine activity (DCGM GR_ENGINE_ACTIVE)"
+    EQUAL = "equal", "Equal split (no activity per share)"
+
+
 class Device(models.Model):
     """A GPU, or a host's CPU packages and memory read through RAPL: both report a
-    cumulative energy counter, and energy queries keep the two apart."""
+    cumulative energy counter, and energy queries keep the two apart. A GPU shared by
+    several jobs (MIG instances, or pods time-slicing it) also has one device per share
+    (`parent` is the GPU): the GPU's samples carry its metered energy and no label, each
+    share's carry its part of the power and its job's label."""
 
     uuid = models.CharField(max_length=96, unique=True)
     kind = models.CharField(max_length=8, choices=DeviceKind.choices, default=DeviceKind.GPU)
@@ -107,6 +117,8 @@ class Device(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_power_w = models.FloatField(null=True, blank=True)
     last_label = models.CharField(max_length=200, blank=True)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="shares")
+    attribution = models.CharField(max_length=16, choices=Attribution.choices, blank=True)
 
     class Meta:
         ordering = ["agent__hostname", "index"]

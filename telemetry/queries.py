@@ -28,6 +28,7 @@ class Energy:
     last_sample: datetime | None
     host_energy_kwh: float = 0.0  # CPU packages and memory of the hosts that reported them
     host_devices: int = 0
+    shared_gpus: int = 0  # GPUs whose energy was apportioned to this label's share of them
 
 
 def _rollups(
@@ -49,7 +50,8 @@ _TOTALS = """
     SUM(r.energy_j::numeric)::float8, SUM(r.idle_energy_j::numeric)::float8, SUM(r.covered_s::numeric)::float8,
     COUNT(DISTINCT r.device_id),
     MIN(r.first_ts), MAX(r.last_ts), MIN(r.minute), MAX(r.minute),
-    COUNT(*) FILTER (WHERE r.method = 'counter'), COUNT(*) FILTER (WHERE r.method = 'power'), COUNT(*)
+    COUNT(*) FILTER (WHERE r.method = 'counter'), COUNT(*) FILTER (WHERE r.method = 'power'), COUNT(*),
+    COUNT(DISTINCT d.parent_id)
 """
 _FROM = "telemetry_minuterollup r JOIN telemetry_device d ON d.id = r.device_id"
 NO_ENERGY = Energy(0.0, 0.0, 0.0, "none", 0, None, None)
@@ -61,7 +63,7 @@ def _energy(rows: list[tuple[Any, ...]], window_s: Callable[[datetime, datetime,
     gpu, host = by_kind.get(DeviceKind.GPU), by_kind.get(DeviceKind.HOST)
     if gpu is None:
         return NO_ENERGY
-    energy_j, idle_j, covered_s, devices, first, last, first_minute, last_minute, counter, power, count = gpu
+    energy_j, idle_j, covered_s, devices, first, last, first_minute, last_minute, counter, power, count, shared = gpu
     # The active span from the rollups (cost per minute and device, not per sample).
     first, last = first or first_minute, last or last_minute
     span_s = window_s(first, last, devices)
@@ -76,6 +78,7 @@ def _energy(rows: list[tuple[Any, ...]], window_s: Callable[[datetime, datetime,
         last_sample=last,
         host_energy_kwh=(host[0] if host else 0.0) / 3.6e6,
         host_devices=host[3] if host else 0,
+        shared_gpus=shared,
     )
 
 
@@ -133,6 +136,49 @@ def label_energies(windows: Sequence[tuple[str, datetime, datetime]]) -> list[En
         for n, *row in cursor.fetchall():
             by_window.setdefault(n, []).append(tuple(row))
     return [_energy(by_window.get(n, []), _label_span) for n in range(1, len(windows) + 1)]
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Shared GPUs over a window: what their meters read, what was attributed to jobs,
+    what fell to shares with no job, and the closure (attributed + idle) ÷ metered."""
+
+    gpus: int
+    metered_kwh: float
+    attributed_kwh: float
+    idle_kwh: float
+    label_kwh: float  # of the attributed, the part of the label asked about
+    attribution: str  # the methods used, e.g. "engine_active" or "engine_active, equal"
+
+    @property
+    def closure(self) -> float:
+        return (self.attributed_kwh + self.idle_kwh) / self.metered_kwh if self.metered_kwh else 0.0
+
+
+def balance(*, label: str, start: datetime, end: datetime) -> Balance:
+    """The energy balance of the shared GPUs that carried `label` in [start, end)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH gpus AS (
+                SELECT DISTINCT d.parent_id AS id FROM telemetry_minuterollup r
+                JOIN telemetry_device d ON d.id = r.device_id
+                WHERE r.label = %(label)s AND r.minute >= %(start)s AND r.minute < %(end)s AND d.parent_id IS NOT NULL
+            )
+            SELECT count(DISTINCT g.id),
+                SUM(r.energy_j::numeric) FILTER (WHERE d.parent_id IS NULL)::float8,
+                SUM(r.energy_j::numeric) FILTER (WHERE d.parent_id IS NOT NULL AND r.label <> '')::float8,
+                SUM(r.energy_j::numeric) FILTER (WHERE d.parent_id IS NOT NULL AND r.label = '')::float8,
+                SUM(r.energy_j::numeric) FILTER (WHERE d.parent_id IS NOT NULL AND r.label = %(label)s)::float8,
+                string_agg(DISTINCT d.attribution, ', ') FILTER (WHERE d.parent_id IS NOT NULL)
+            FROM gpus g JOIN telemetry_device d ON d.id = g.id OR d.parent_id = g.id
+            JOIN telemetry_minuterollup r ON r.device_id = d.id AND r.minute >= %(start)s AND r.minute < %(end)s
+            """,
+            {"label": label, "start": start, "end": end},
+        )
+        gpus, metered, attributed, idle, mine, methods = cursor.fetchone()
+    kwh = [(j or 0.0) / 3.6e6 for j in (metered, attributed, idle, mine)]
+    return Balance(gpus, kwh[0], kwh[1], kwh[2], kwh[3], methods or "")
 
 
 def power_series(

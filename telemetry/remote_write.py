@@ -20,7 +20,7 @@ import cramjam
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, IngestResult, ingest_batch
-from telemetry.models import Agent
+from telemetry.models import Agent, Attribution
 
 V1 = "prometheus.WriteRequest"
 V2 = "io.prometheus.write.v2.Request"
@@ -154,13 +154,18 @@ def run_label(labels: dict[str, str]) -> str | None:
     return None
 
 
+Consumer = tuple[str, str | None]  # (MIG instance or "", run label) of a series of one GPU
+
+
 def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
     """Stores the GPU series of one remote-write request as agent batches. A replayed
     request stores nothing twice: each batch's sequence number is the digest of the
     request, and each sample is unique on (device, time)."""
     result = WriteResult()
-    devices: dict[str, dict[str, Any]] = {}
-    samples: dict[tuple[str, int], dict[str, Any]] = {}
+    gpus: dict[str, dict[str, Any]] = {}
+    # GPU → consumer → time (ms) → readings: dcgm-exporter repeats a whole GPU's readings on
+    # each MIG instance of it, and on each pod that time-slices it.
+    readings: dict[str, dict[Consumer, dict[int, dict[str, Any]]]] = {}
     for labels, points in decode(body, proto):
         result.series += 1
         name = labels.get("__name__", "")
@@ -172,30 +177,90 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
         result.accepted_series += 1
         reading, scale = known
         gpu = labels.get("gpu", "0")
-        device = devices.setdefault(
-            uuid,
-            {"uuid": uuid, "index": int(gpu) if gpu.isdigit() else 0, "name": labels.get("modelName", "")},
+        device = gpus.setdefault(
+            uuid, {"uuid": uuid, "index": int(gpu) if gpu.isdigit() else 0, "name": labels.get("modelName", "")}
         )
         if reading == "energy_mj":
             device["energy_counter"] = True
+        by_time = readings.setdefault(uuid, {}).setdefault((labels.get("GPU_I_ID", ""), run_label(labels)), {})
         for value, ts_ms in points:
-            # dcgm-exporter repeats a whole GPU's readings on each MIG instance of it: one
-            # sample per GPU and time, whichever instance carried it.
-            sample = samples.setdefault((uuid, ts_ms), {"device": uuid, "ts": ts_ms / 1000, "label": run_label(labels)})
-            sample[reading] = _reading(reading, value * scale)
+            by_time.setdefault(ts_ms, {})[reading] = _reading(reading, value * scale)
+    devices: list[dict[str, Any]] = []
+    samples: list[dict[str, Any]] = []
+    for uuid, consumers in readings.items():
+        devices.append(gpus[uuid])
+        if len(consumers) == 1 and not next(iter(consumers))[0]:  # one job on the whole GPU
+            (((_, label), by_time),) = consumers.items()
+            samples += [{"device": uuid, "ts": ms / 1000, "label": label, **r} for ms, r in by_time.items()]
+        else:
+            shared_devices, shared_samples = _shares(gpus[uuid], consumers)
+            devices += shared_devices
+            samples += shared_samples
     result.samples = len(samples)
-    ordered = sorted(samples.values(), key=lambda s: (s["device"], s["ts"]))
+    samples.sort(key=lambda s: (s["device"], s["ts"]))
     digest = int.from_bytes(hashlib.sha256(body).digest()[:8], "big") >> 2  # below 2^62, leaves room for the chunk
-    for n, start in enumerate(range(0, len(ordered), MAX_SAMPLES_PER_BATCH)):
-        chunk = ordered[start : start + MAX_SAMPLES_PER_BATCH]
+    for n, start in enumerate(range(0, len(samples), MAX_SAMPLES_PER_BATCH)):
         payload = {
             "batch_seq": digest + n + 1,
             "agent_version": f"remote-write {'2.0' if proto == V2 else '1.0'}",
-            "devices": list(devices.values()),
-            "samples": chunk,
+            "devices": devices,
+            "samples": samples[start : start + MAX_SAMPLES_PER_BATCH],
         }
         result.results.append(ingest_batch(agent=agent, payload=payload))
     return result
+
+
+WHOLE_GPU = ("energy_mj", "power_w", "temp_c", "sm_clock_mhz", "mem_used_mb")  # the same on every share
+
+
+def _shares(
+    gpu: dict[str, Any], consumers: dict[Consumer, dict[int, dict[str, Any]]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A shared GPU: its own samples carry the metered readings and no label; each share
+    (a MIG instance, or a pod time-slicing it) is a device whose samples carry the GPU's
+    power × the share's part and the share's label. The part is the share's graphics-engine
+    activity over the activity of all shares at that time where every share reports it,
+    else an equal split; the shares' energy then adds up to the GPU's."""
+    keys = sorted(consumers, key=lambda c: (c[0], c[1] or ""))
+    engine = all("gpu_util" in r for c in keys for r in consumers[c].values())
+    shares = [
+        {
+            "uuid": f"{gpu['uuid']}/{instance or hashlib.sha256((label or '').encode()).hexdigest()[:12]}",
+            "index": gpu["index"],
+            "name": f"{gpu['name']} " + (f"MIG instance {instance}" if instance else f"share of {label or 'no job'}"),
+            "parent": gpu["uuid"],
+            "attribution": Attribution.ENGINE_ACTIVE if engine else Attribution.EQUAL,
+        }
+        for instance, label in keys
+    ]
+    samples: list[dict[str, Any]] = []
+    for ms in sorted({ms for c in keys for ms in consumers[c]}):
+        at = [consumers[c].get(ms, {}) for c in keys]
+        whole = {name: next((r[name] for r in at if name in r), None) for name in WHOLE_GPU}
+        activity = [r.get("gpu_util") for r in at]
+        numeric = [a for a in activity if isinstance(a, int | float)]
+        total = sum(numeric)
+        parts = (
+            [a / total for a in numeric]
+            if engine and total > 0 and len(numeric) == len(keys)
+            else [1 / len(keys)] * len(keys)
+        )
+        power = whole["power_w"]
+        samples.append(
+            {"device": gpu["uuid"], "ts": ms / 1000, "label": None, "gpu_util": min(total, 100) if numeric else None}
+            | whole
+        )
+        for share, (_, label), part, util in zip(shares, keys, parts, activity, strict=True):
+            samples.append(
+                {
+                    "device": share["uuid"],
+                    "ts": ms / 1000,
+                    "label": label,
+                    "power_w": power * part if isinstance(power, int | float) else None,
+                    "gpu_util": util,
+                }
+            )
+    return shares, samples
 
 
 def _reading(reading: str, value: float) -> float | int | str | None:

@@ -23,7 +23,7 @@ from lca.present import estimate_data, estimate_from_data, factor_data, range_da
 from lca.services import Estimate, EstimateRequest, default_host, estimate
 from lca.uncertainty import Range
 from telemetry import promql, queries
-from telemetry.models import MetricsStore, StoreReading
+from telemetry.models import Attribution, MetricsStore, StoreReading
 
 E = Range.exact
 FIGURES = ("facility_energy_kwh", "location_based_kgco2e", "market_based_kgco2e", "embodied_kgco2e", "water_l")
@@ -81,13 +81,8 @@ def compute_run_footprints(runs: list[Run]) -> list[RunFootprint]:
     project or facility names one, else from Greenlight's telemetry, read for all of
     them in one query."""
     now = timezone.now()
-    margin = timedelta(minutes=1)
     stores = _metrics_stores(runs)
-    energies = iter(
-        queries.label_energies(
-            [(r.label, r.started_at - margin, (r.ended_at or now) + margin) for r in runs if r.pk not in stores]
-        )
-    )
+    energies = iter(queries.label_energies([(r.label, *_window(r, now)) for r in runs if r.pk not in stores]))
     host = functools.cache(default_host)  # read once for the batch
     footprints = []
     for run in runs:
@@ -105,6 +100,25 @@ def compute_run_footprints(runs: list[Run]) -> list[RunFootprint]:
             problem = f"{store.name} ({store.url}): {reading.get_status_display().lower()} — {reading.error}"
             footprints.append(_run_footprint(run, queries.NO_ENERGY, now, host, problem))
     return footprints
+
+
+def _window(run: Run, now: datetime) -> tuple[datetime, datetime]:
+    """The run's telemetry window: its span, a minute wider on each side (its first and
+    last minutes are rolled up whole)."""
+    margin = timedelta(minutes=1)
+    return run.started_at - margin, (run.ended_at or now) + margin
+
+
+def _shared_note(run: Run, now: datetime) -> str:
+    """What the run's energy on shared GPUs (MIG instances, time-sliced pods) is a share of."""
+    start, end = _window(run, now)
+    b = queries.balance(label=run.label, start=start, end=end)
+    how = ", ".join(Attribution(a).label.split(" (")[0].lower() for a in b.attribution.split(", ") if a)
+    return (
+        f" On {b.gpus} shared GPU(s) the run was attributed {b.label_kwh:.3g} kWh of the {b.metered_kwh:.3g} kWh "
+        f"their meters read ({how}); "
+        f"attributed {b.attributed_kwh:.3g} + idle {b.idle_kwh:.3g} kWh = {b.closure:.1%} of metered."
+    )
 
 
 def _metrics_stores(runs: list[Run]) -> dict[int, MetricsStore]:
@@ -142,7 +156,7 @@ def _run_footprint(
         note = (
             f"Accelerators measured by {source if energy.method == 'prometheus' else 'telemetry'} ({energy.method}), "
             f"{energy.coverage:.0%} coverage; {_host_note(energy)}."
-        )
+        ) + (_shared_note(run, now) if energy.shared_gpus else "")
         result = estimate(_measured(energy, hours, common), host)
         return RunFootprint(run, "telemetry", energy.coverage, energy.method, hours, result, note)
     missing = f"Energy not measured: {problem}." if problem else "No telemetry for this run."

@@ -60,32 +60,30 @@ def v1_body(series: list[tuple[dict[str, str], list[tuple[float, int]]]]) -> byt
     return compress(request.SerializeToString())
 
 
-def dcgm_series(now_ms: int, seconds: int = 30, mig: bool = False) -> list:
+def dcgm_series(now_ms: int, seconds: int = 30) -> list:
     series = []
     for (uuid, gpu), watts in zip(GPUS, WATTS, strict=True):
         base = {"UUID": uuid, "gpu": gpu, "modelName": "NVIDIA H100 80GB HBM3", "Hostname": "node-7"}
         base |= {"namespace": "research", "pod": "train-42", "container": "trainer"}
-        instances = [{"GPU_I_ID": "1"}, {"GPU_I_ID": "2"}] if mig else [{}]
-        for extra in instances:
-            points = range(now_ms - seconds * 1000, now_ms + 1, 1000)
-            series.append(
-                (
-                    {"__name__": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", **base, **extra},
-                    [(1e9 + watts * (ms - points[0]), ms) for ms in points],  # mJ: W × ms
-                )
+        points = range(now_ms - seconds * 1000, now_ms + 1, 1000)
+        series.append(
+            (
+                {"__name__": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", **base},
+                [(1e9 + watts * (ms - points[0]), ms) for ms in points],  # mJ: W × ms
             )
-            series.append(({"__name__": "DCGM_FI_DEV_POWER_USAGE", **base, **extra}, [(watts, ms) for ms in points]))
+        )
+        series.append(({"__name__": "DCGM_FI_DEV_POWER_USAGE", **base}, [(watts, ms) for ms in points]))
     series.append(({"__name__": "up", "job": "dcgm"}, [(1.0, now_ms)]))
     return series
 
 
-def test_a_write_is_stored_as_gpu_samples_once_and_mig_instances_once(db):
+def test_a_write_is_stored_as_gpu_samples_once(db):
     client = writer(fleet_key())
     now_ms = int(time.time() * 1000)
-    body = v1_body(dcgm_series(now_ms, mig=True))
+    body = v1_body(dcgm_series(now_ms))
     assert send(client, body).status_code == 204
     assert send(client, body).status_code == 204  # Prometheus retries a write it thinks failed
-    assert Sample.objects.count() == 2 * 31  # two GPUs × 31 s: the MIG instances' copies counted once
+    assert Sample.objects.count() == 2 * 31  # two GPUs × 31 s, once
     assert IngestBatch.objects.count() == 1
     device = Device.objects.get(uuid=GPUS[0][0])
     assert device.energy_counter and device.name == "NVIDIA H100 80GB HBM3"
