@@ -47,9 +47,11 @@ def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -
     return token
 
 
-def seed_prometheus(*, gpus: int = 2, minutes: int = 60, scrape_s: int = 15) -> None:
+def seed_prometheus(*, minutes: int = 60, scrape_s: int = 15) -> None:
     """A fleet without Greenlight's agent: its Prometheus remote-writes an hour of
-    dcgm-exporter series for a node's GPUs running an evaluation pod (idempotent)."""
+    dcgm-exporter series for a node whose GPU 0 runs an evaluation pod and whose GPU 1
+    is split into MIG instances, one running the pod at 70 % activity, one a notebook at
+    10 %, one idle (idempotent)."""
     if Agent.objects.filter(hostname=DEMO_PROMETHEUS).exists():
         return
     _, token = create_enrolment_token(name="demo Prometheus", label_namespaces=[DEMO_NAMESPACE])
@@ -57,26 +59,31 @@ def seed_prometheus(*, gpus: int = 2, minutes: int = 60, scrape_s: int = 15) -> 
     request: Any = remote_write.WriteRequest()
     end_ms = int(time.time() * 1000) - 600_000
     points = range(end_ms - minutes * 60_000, end_ms + 1, scrape_s * 1000)
-    for gpu in range(gpus):
-        watts = 520.0 - 40 * gpu
+    pod = DEMO_POD_LABEL.split("/", 1)[1]
+    consumers = [  # (GPU, watts, MIG instance, pod, activity)
+        (0, 520.0, "", pod, 0.85),
+        (1, 410.0, "1", pod, 0.7),
+        (1, 410.0, "2", "notebook-ada", 0.1),
+        (1, 410.0, "3", "", 0.0),
+    ]
+    for gpu, watts, instance, job, activity in consumers:
         labels = {
             "UUID": f"GPU-d3c0-demo-{gpu:04d}",
             "gpu": str(gpu),
             "modelName": "NVIDIA H100 80GB HBM3",
             "Hostname": "dcgm-node-1",
-            "namespace": DEMO_NAMESPACE,
-            "pod": DEMO_POD_LABEL.split("/", 1)[1],
+            **({"GPU_I_ID": instance} if instance else {}),
+            **({"namespace": DEMO_NAMESPACE, "pod": job} if job else {}),
         }
-        for name, value in (
-            ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", lambda ms, w=watts: 7e9 + w * (ms - points[0])),
-            ("DCGM_FI_DEV_POWER_USAGE", lambda ms, w=watts: w),
-            ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", lambda ms: 0.85),
-        ):
-            series = request.timeseries.add()
+        names = ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_PROF_GR_ENGINE_ACTIVE")
+        series = {}
+        for name in names:
+            series[name] = request.timeseries.add()
             for k, v in sorted({"__name__": name, **labels}.items()):
-                series.labels.add(name=k, value=v)
-            for ms in points:
-                series.samples.add(value=value(ms), timestamp=ms)
+                series[name].labels.add(name=k, value=v)
+        for ms in points:
+            for name, value in zip(names, (7e9 + watts * (ms - points[0]), watts, activity), strict=True):
+                series[name].samples.add(value=value, timestamp=ms)
     remote_write.write(agent=agent, body=bytes(cramjam.snappy.compress_raw(request.SerializeToString())))
     while roll_up_pending():
         pass
