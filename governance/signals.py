@@ -25,10 +25,10 @@ from governance.models import (
     Run,
     UsageReport,
 )
-from governance.services import audit, gate_records, ledger
+from governance.services import audit, gate_records, ledger, runs
 from lca.signals import reference_changed
 from telemetry.models import MetricsStore
-from telemetry.signals import energy_rolled_up
+from telemetry.signals import energy_rolled_up, tokens_counted
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,12 @@ def record_admin_edit(sender: Any, instance: LogEntry, created: bool, **kwargs: 
 @receiver(energy_rolled_up)
 def telemetry_arrived(sender: Any, labels: set[str], start: Any, end: Any, **kwargs: Any) -> None:
     ledger.mark_stale_for_labels(labels, start, end)
+
+
+@receiver(tokens_counted)
+def tokens_measured(sender: Any, **usage: Any) -> None:
+    usage.pop("signal", None)
+    runs.record_measured_usage(**usage)
 
 
 @receiver(reference_changed)

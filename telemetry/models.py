@@ -359,3 +359,23 @@ class StoreReading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store} {self.label} {self.status}"
+
+
+class TokenCounter(models.Model):
+    """The last value seen of one series of an inference server's token or request counter
+    (vLLM's), so that each write counts only what rose since: a replayed or overlapping
+    write counts nothing twice."""
+
+    label = models.CharField(max_length=200)
+    metric = models.CharField(max_length=100)
+    series = models.CharField(max_length=64, help_text="SHA-256 of the series' other labels.")
+    last_ts = models.DateTimeField()
+    last_value = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["label", "metric", "series"], name="token_counter_once_per_series")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.metric}"

@@ -11,16 +11,20 @@ the others) and decoded by the protobuf library, never by hand."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import cramjam
+from django.db import transaction
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, IngestResult, ingest_batch
-from telemetry.models import Agent, Attribution
+from telemetry.models import Agent, Attribution, TokenCounter
+from telemetry.signals import tokens_counted
 
 V1 = "prometheus.WriteRequest"
 V2 = "io.prometheus.write.v2.Request"
@@ -40,6 +44,12 @@ METRICS: dict[str, tuple[str, float]] = {
     "DCGM_FI_DEV_FB_USED": ("mem_used_mb", 1),
 }
 WHOLE = {"energy_mj", "gpu_util", "temp_c", "sm_clock_mhz", "mem_used_mb"}  # the agent's integer fields
+# vLLM's counters, for a deployment's measured usage (its pods carry the run label).
+TOKEN_METRICS = {
+    "vllm:prompt_tokens_total": "input_tokens",
+    "vllm:generation_tokens_total": "output_tokens",
+    "vllm:request_success_total": "requests",
+}
 
 
 def _schema() -> tuple[type[message.Message], type[message.Message]]:
@@ -162,6 +172,7 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
     request stores nothing twice: each batch's sequence number is the digest of the
     request, and each sample is unique on (device, time)."""
     result = WriteResult()
+    counters: list[tuple[str, str, dict[str, str], list[tuple[float, int]]]] = []
     gpus: dict[str, dict[str, Any]] = {}
     # GPU → consumer → time (ms) → readings: dcgm-exporter repeats a whole GPU's readings on
     # each MIG instance of it, and on each pod that time-slices it.
@@ -169,6 +180,10 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
     for labels, points in decode(body, proto):
         result.series += 1
         name = labels.get("__name__", "")
+        if name in TOKEN_METRICS and (label := run_label(labels)):
+            result.accepted_series += 1
+            counters.append((label, name, labels, points))
+            continue
         known = METRICS.get(name)
         uuid = labels.get("UUID") or labels.get("uuid")
         if known is None or not uuid:
@@ -207,7 +222,61 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
             "samples": samples[start : start + MAX_SAMPLES_PER_BATCH],
         }
         result.results.append(ingest_batch(agent=agent, payload=payload))
+    if counters:
+        count_tokens(agent, counters)
     return result
+
+
+@transaction.atomic
+def count_tokens(agent: Agent, counters: list[tuple[str, str, dict[str, str], list[tuple[float, int]]]]) -> None:
+    """What each label's vLLM counters rose by since their last values (a fall is a restart:
+    the counter counts from zero again), announced as `tokens_counted` per label. The first
+    value ever seen of a series is its baseline."""
+    keys = [
+        (label, name, hashlib.sha256(json.dumps(sorted(labels.items())).encode()).hexdigest())
+        for label, name, labels, _ in counters
+    ]
+    known = {
+        (c.label, c.metric, c.series): c
+        for c in TokenCounter.objects.select_for_update().filter(
+            label__in={k[0] for k in keys}, metric__in={k[1] for k in keys}
+        )
+    }
+    rises: dict[str, dict[str, Any]] = {}
+    for (label, name, series), (_, _, _, points) in zip(keys, counters, strict=True):
+        last = known.get((label, name, series))
+        previous_ms = int(last.last_ts.timestamp() * 1000) if last else None
+        fresh = sorted((ts, v) for v, ts in points if math.isfinite(v) and (previous_ms is None or ts > previous_ms))
+        if not fresh or not agent.may_write(label):
+            continue
+        value = last.last_value if last else fresh[0][1]
+        rise = 0.0
+        for _, v in fresh:
+            rise += v - value if v >= value else v
+            value = v
+        window = rises.setdefault(label, {"start": previous_ms or fresh[0][0], "end": fresh[-1][0]})
+        window["start"], window["end"] = (
+            min(window["start"], previous_ms or fresh[0][0]),
+            max(window["end"], fresh[-1][0]),
+        )
+        window[TOKEN_METRICS[name]] = window.get(TOKEN_METRICS[name], 0) + round(rise)
+        TokenCounter.objects.update_or_create(
+            label=label,
+            metric=name,
+            series=series,
+            defaults={"last_ts": datetime.fromtimestamp(fresh[-1][0] / 1000, UTC), "last_value": value},
+        )
+    for label, w in rises.items():
+        if w["end"] > w["start"]:
+            tokens_counted.send(
+                sender=TokenCounter,
+                label=label,
+                start=datetime.fromtimestamp(w["start"] / 1000, UTC),
+                end=datetime.fromtimestamp(w["end"] / 1000, UTC),
+                input_tokens=w.get("input_tokens", 0),
+                output_tokens=w.get("output_tokens", 0),
+                requests=w.get("requests", 0),
+            )
 
 
 WHOLE_GPU = ("energy_mj", "power_w", "temp_c", "sm_clock_mhz", "mem_used_mb")  # the same on every share

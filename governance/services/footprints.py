@@ -233,6 +233,24 @@ class DeploymentFootprint:
     result: Estimate | None
     note: str
 
+    # Production energy per unit of service: the accelerators' metered energy over the
+    # usage windows (idle time included), divided by what the inference servers counted.
+    @property
+    def output_tokens(self) -> int:
+        return self.tokens - self.input_tokens
+
+    @property
+    def j_per_output_token(self) -> float | None:
+        return self.energy_kwh * 3.6e6 / self.output_tokens if self.energy_kwh and self.output_tokens else None
+
+    @property
+    def wh_per_1k_tokens(self) -> float | None:
+        return self.energy_kwh * 1e6 / self.tokens if self.energy_kwh and self.tokens else None
+
+    @property
+    def wh_per_request(self) -> float | None:
+        return self.energy_kwh * 1000 / self.requests if self.energy_kwh and self.requests else None
+
 
 def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
     """Energy of the deployment's GPUs (and hosts, measured or estimated) over its reported
@@ -472,7 +490,11 @@ def _model_card(footprint: VersionFootprint) -> dict[str, Any]:
 LEGACY_KEYS: tuple[str, ...] = ("version", "totals", "runs", "per_1k_tokens_kgco2e", "per_1k_tokens_definition")
 LEGACY_KEYS += ("projected_per_1k_tokens_kgco2e", "projected_per_1k_tokens_definition", "per_request_kgco2e")
 LEGACY_RUN_KEYS = ("run", "label", "status", "source", "coverage", "location_based_kgco2e", "facility_energy_kwh")
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
+# Added in format 3: a deployment's production energy per unit of service.
+PER_UNIT_FIGURES = ("j_per_output_token", "wh_per_1k_tokens", "wh_per_request")
+PER_UNIT_KEYS = ("input_tokens", "output_tokens", *PER_UNIT_FIGURES)
+PER_UNIT_BOUNDARY = "accelerators only (GPU meters), measured, idle time in the usage windows included"
 
 
 def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
@@ -516,6 +538,10 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
                 "requests": d.requests,
                 "energy_kwh": _g(d.energy_kwh),
                 "note": d.note,
+                "input_tokens": d.input_tokens,
+                "output_tokens": d.output_tokens,
+                **{name: None if getattr(d, name) is None else _g(getattr(d, name)) for name in PER_UNIT_FIGURES},
+                "per_unit_boundary": PER_UNIT_BOUNDARY,
             }
             for d in footprint.deployments
         ],
@@ -538,6 +564,10 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
 def in_format_of(frozen: dict[str, Any], figures: dict[str, Any]) -> dict[str, Any]:
     """Today's figures in the format a review froze, so that a review frozen in the first
     format stays current while its figures do not change."""
+    if frozen.get("format") == 2:  # before deployments had per-unit figures
+        dropped = (*PER_UNIT_KEYS, "per_unit_boundary")
+        deployments = [{k: v for k, v in d.items() if k not in dropped} for d in figures["deployments"]]
+        return {**figures, "format": 2, "deployments": deployments}
     if "format" in frozen:
         return figures
     legacy = {k: figures[k] for k in LEGACY_KEYS}

@@ -141,3 +141,31 @@ def record_usage(*, deployment: Deployment, actor: User, **fields: Any) -> Usage
         payload={k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()},
     )
     return report
+
+
+def record_measured_usage(
+    *, label: str, start: datetime, end: datetime, input_tokens: int, output_tokens: int, requests: int
+) -> UsageReport | None:
+    """Usage counted by the deployment's own inference servers (vLLM's counters, through
+    Remote-Write) for the deployment with this label, if there is one: the same record as
+    reported usage, audited as measured."""
+    deployment = Deployment.objects.select_related("model_version__registered_model").filter(label=label).first()
+    if deployment is None:
+        return None
+    fields = {"window_end": end, "input_tokens": input_tokens, "output_tokens": output_tokens, "requests": requests}
+    report, _ = UsageReport.objects.update_or_create(deployment=deployment, window_start=start, defaults=fields)
+    audit.record(
+        actor="system",
+        action="usage.measured",
+        obj=report,
+        project_id=deployment.model_version.project.pk,
+        payload={
+            "source": "vLLM counters",
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "requests": requests,
+        },
+    )
+    return report
