@@ -41,6 +41,16 @@ GATE_ANSWERS = Counter(
     "Release-gate answers, by decision and whether the stored answer served it.",
     ["decision", "source"],
 )
+PULL_QUERIES = Counter(
+    "greenlight_pull_queries",
+    "Energy asked of a metrics store (pull mode), by outcome (ok, empty, down, timeout).",
+    ["status"],
+)
+PULL_QUERY_SECONDS = Histogram(
+    "greenlight_pull_query_seconds",
+    "Time a metrics store took to answer (both queries).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 REPORT_RENDERS = Counter("greenlight_report_renders", "Audit-report renders, by outcome (done, failed).", ["outcome"])
 REPORT_RENDER_SECONDS = Histogram(
     "greenlight_report_render_seconds", "Time to render an audit report's PDF.", buckets=(0.5, 1, 2, 5, 10, 30, 60)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.utils import timezone
 
+from config.metrics import PULL_QUERIES, PULL_QUERY_SECONDS
 from telemetry.models import MetricsStore, StoreReading
 
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver loaded, a counter
@@ -88,7 +89,8 @@ def read_energy(store: MetricsStore, label: str, start: datetime, end: datetime)
         asked_at=timezone.now(),
     )
     try:
-        energy_mj, samples = _ask(store, asked["energy_mj"], end), _ask(store, asked["samples"], end)
+        with PULL_QUERY_SECONDS.time():
+            energy_mj, samples = _ask(store, asked["energy_mj"], end), _ask(store, asked["samples"], end)
     except StoreUnavailable as exc:
         reading.status, reading.error = exc.status, str(exc)
     else:
@@ -105,4 +107,5 @@ def read_energy(store: MetricsStore, label: str, start: datetime, end: datetime)
             expected = max((end - start).total_seconds() / store.scrape_interval_s, 1.0) * len(energy_mj)
             reading.coverage = min(1.0, sum(samples.values()) / expected)
     reading.save()
+    PULL_QUERIES.labels(reading.status).inc()
     return reading

@@ -86,4 +86,4 @@ def test_the_grafana_dashboard_asks_only_for_metrics_greenlight_serves(db, clien
         for target in panel["targets"]
         for name in re.findall(r"greenlight_[a-z_]+", target["expr"])
     }
-    assert len(dashboard["panels"]) == 10 and asked <= served, asked - served
+    assert len(dashboard["panels"]) == 12 and asked <= served, asked - served

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from prometheus_client import REGISTRY
 
 from governance.models import StoredFootprint
 from telemetry.models import MetricsStore, StoreReading
@@ -114,6 +115,7 @@ def test_a_store_that_cannot_answer_is_a_finding_not_a_zero(world, mode, status,
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("S", (Store,), {"mode": mode}))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_port if mode != "closed" else free_port()
+    counted = REGISTRY.get_sample_value("greenlight_pull_queries_total", {"status": status}) or 0
     try:
         use_store(team, url=f"http://127.0.0.1:{port}", timeout_s=1)
         end = datetime.now(UTC) - timedelta(minutes=5)
@@ -121,6 +123,7 @@ def test_a_store_that_cannot_answer_is_a_finding_not_a_zero(world, mode, status,
     finally:
         server.shutdown()
     reading = StoreReading.objects.filter(label__endswith=f"pull-{mode}").latest("asked_at")
+    assert REGISTRY.get_sample_value("greenlight_pull_queries_total", {"status": status}) == counted + 2  # open, close
     assert reading.status == status and said in reading.error and reading.energy_kwh is None
     record = StoredFootprint.objects.get(run_id=run_id)
     assert record.source == "estimate" and record.coverage == 0 and said in record.problem
