@@ -44,6 +44,10 @@ METRICS: dict[str, tuple[str, float]] = {
     "DCGM_FI_DEV_FB_USED": ("mem_used_mb", 1),
 }
 WHOLE = {"energy_mj", "gpu_util", "temp_c", "sm_clock_mhz", "mem_used_mb"}  # the agent's integer fields
+# Kepler's per-container share of its node's RAPL counters (CPU package and memory, in
+# joules, split into dynamic and idle modes): stored as the pod's host energy. Its GPU
+# joules are not read: dcgm-exporter's meters are.
+KEPLER = ("kepler_container_package_joules_total", "kepler_container_dram_joules_total")
 # vLLM's counters, for a deployment's measured usage (its pods carry the run label).
 TOKEN_METRICS = {
     "vllm:prompt_tokens_total": "input_tokens",
@@ -173,6 +177,7 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
     request, and each sample is unique on (device, time)."""
     result = WriteResult()
     counters: list[tuple[str, str, dict[str, str], list[tuple[float, int]]]] = []
+    containers: dict[str, dict[str, Any]] = {}  # Kepler's, by pseudo-device uuid
     gpus: dict[str, dict[str, Any]] = {}
     # GPU → consumer → time (ms) → readings: dcgm-exporter repeats a whole GPU's readings on
     # each MIG instance of it, and on each pod that time-slices it.
@@ -180,6 +185,10 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
     for labels, points in decode(body, proto):
         result.series += 1
         name = labels.get("__name__", "")
+        if name in KEPLER and labels.get("pod_name"):
+            result.accepted_series += 1
+            _kepler(containers, labels, points)
+            continue
         if name in TOKEN_METRICS and (label := run_label(labels)):
             result.accepted_series += 1
             counters.append((label, name, labels, points))
@@ -211,6 +220,14 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
             shared_devices, shared_samples = _shares(gpus[uuid], consumers)
             devices += shared_devices
             samples += shared_samples
+    for uuid, container in containers.items():
+        devices.append(container["device"])
+        complete = max(len(parts) for parts in container["points"].values())  # every series of the scrape
+        samples += [
+            {"device": uuid, "ts": ms / 1000, "label": container["label"], "energy_mj": round(sum(parts) * 1000)}
+            for ms, parts in sorted(container["points"].items())
+            if len(parts) == complete and all(math.isfinite(p) for p in parts)
+        ]
     result.samples = len(samples)
     samples.sort(key=lambda s: (s["device"], s["ts"]))
     digest = int.from_bytes(hashlib.sha256(body).digest()[:8], "big") >> 2  # below 2^62, leaves room for the chunk
@@ -225,6 +242,30 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
     if counters:
         count_tokens(agent, counters)
     return result
+
+
+def _kepler(containers: dict[str, dict[str, Any]], labels: dict[str, str], points: list[tuple[float, int]]) -> None:
+    """Adds one of a container's Kepler counters (package or DRAM, dynamic or idle) to the
+    container's pseudo-device: a host-kind device whose counter is their sum."""
+    namespace, pod = labels.get("container_namespace") or "default", labels["pod_name"]
+    key = labels.get("container_id") or f"{namespace}/{pod}/{labels.get('container_name', '')}"
+    uuid = f"kepler:{labels.get('instance', '')}:{key}"[:96]
+    container = containers.setdefault(
+        uuid,
+        {
+            "label": f"{namespace}/{pod}",
+            "points": {},
+            "device": {
+                "uuid": uuid,
+                "kind": "host",
+                "index": 0,
+                "name": f"Kepler: {pod}/{labels.get('container_name', '')} (CPU package and memory)"[:200],
+                "energy_counter": True,
+            },
+        },
+    )
+    for value, ts_ms in points:
+        container["points"].setdefault(ts_ms, []).append(value)
 
 
 @transaction.atomic

@@ -185,3 +185,41 @@ remote_write:
             assert (last.energy_mj - first.energy_mj) / 1000 == pytest.approx(300 * seconds, rel=0.05)
             assert not QuarantinedSample.objects.exists()
             assert counted > 0  # Prometheus parsed Greenlight's exposition, token and all
+
+
+def test_keplers_container_joules_are_the_pods_host_energy(db):
+    """Kepler's package and DRAM counters (dynamic and idle) of a pod's container sum into
+    one host-kind counter under the pod's label; its GPU joules are left to DCGM."""
+    from datetime import UTC, datetime
+
+    client = writer(fleet_key())
+    start_ms = int(time.time() * 1000) - 10 * 60_000
+    times = [start_ms + n * 15_000 for n in range(21)]  # 5 minutes
+    base = {
+        "container_namespace": "research",
+        "pod_name": "train-42",
+        "container_name": "trainer",
+        "container_id": "c0ffee",
+        "instance": "node-7:9102",
+    }
+    series = [
+        ({"__name__": name, "mode": mode, **base}, [(1000 + watts * (t - times[0]) / 1000, t) for t in times])
+        for name, mode, watts in (
+            ("kepler_container_package_joules_total", "dynamic", 20.0),
+            ("kepler_container_package_joules_total", "idle", 10.0),
+            ("kepler_container_dram_joules_total", "dynamic", 5.0),
+            ("kepler_container_gpu_joules_total", "dynamic", 250.0),  # not read: DCGM meters the GPU
+        )
+    ]
+    gpu = {"UUID": GPUS[0][0], "gpu": "0", "namespace": "research", "pod": "train-42"}
+    series.append(
+        ({"__name__": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", **gpu}, [(1e9 + 300 * (t - times[0]), t) for t in times])
+    )
+    assert send(client, v1_body(series)).status_code == 204
+    roll_up_pending()
+    start, end = datetime.fromtimestamp(times[0] / 1000 - 60, UTC), datetime.fromtimestamp(times[-1] / 1000 + 60, UTC)
+    energy = queries.energy(start=start, end=end, labels=["research/train-42"])
+    assert energy.energy_kwh == pytest.approx(300 * 300 / 3.6e6, rel=0.01)  # the GPU, from DCGM alone
+    assert energy.host_devices == 1
+    assert energy.host_energy_kwh == pytest.approx(35 * 300 / 3.6e6, rel=0.01)
+    assert Device.objects.get(uuid="kepler:node-7:9102:c0ffee").kind == "host"
