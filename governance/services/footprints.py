@@ -90,16 +90,18 @@ def compute_run_footprints(runs: list[Run]) -> list[RunFootprint]:
         if store is None:
             footprints.append(_run_footprint(run, next(energies), now, host))
             continue
-        reading = promql.read_energy(store, run.label, run.started_at, run.ended_at or now)
-        if reading.status == StoreReading.Status.OK and reading.energy_kwh:
-            energy = queries.Energy(
-                reading.energy_kwh, 0.0, reading.coverage, "prometheus", len(reading.per_gpu), None, None
-            )
-            footprints.append(_run_footprint(run, energy, now, host))
-        else:
-            problem = f"{store.name} ({store.url}): {reading.get_status_display().lower()} — {reading.error}"
-            footprints.append(_run_footprint(run, queries.NO_ENERGY, now, host, problem))
+        energy, problem = _store_energy(store, run.label, run.started_at, run.ended_at or now)
+        footprints.append(_run_footprint(run, energy, now, host, problem))
     return footprints
+
+
+def _store_energy(store: MetricsStore, label: str, start: datetime, end: datetime) -> tuple[queries.Energy, str]:
+    """The label's energy asked of the fleet's metrics store, or none and why."""
+    reading = promql.read_energy(store, label, start, end)
+    if reading.status == StoreReading.Status.OK and reading.energy_kwh:
+        gpus = len(reading.per_gpu)
+        return queries.Energy(reading.energy_kwh, 0.0, reading.coverage, "prometheus", gpus, None, None), ""
+    return queries.NO_ENERGY, f"{store.name} ({store.url}): {reading.get_status_display().lower()} — {reading.error}"
 
 
 def _window(run: Run, now: datetime) -> tuple[datetime, datetime]:
@@ -134,6 +136,13 @@ def _metrics_stores(runs: list[Run]) -> dict[int, MetricsStore]:
         if chosen is not None:
             stores[run.pk] = chosen
     return stores
+
+
+def _deployment_store(deployment: Deployment) -> MetricsStore | None:
+    project = deployment.model_version.registered_model.project
+    return (
+        project.metrics_store or MetricsStore.objects.filter(facility_id=deployment.facility_id).order_by("-pk").first()
+    )
 
 
 def _run_footprint(
@@ -262,8 +271,13 @@ def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
     if not usage:
         return DeploymentFootprint(deployment, 0, 0, 0, 0.0, 0.0, None, "No usage reported yet.")
     start, end = min(u.window_start for u in usage), max(u.window_end for u in usage)
-    energy = queries.energy(start=start, end=end, labels=[deployment.label])
+    store, problem = _deployment_store(deployment), ""
+    if store is not None:
+        energy, problem = _store_energy(store, deployment.label, start, end)
+    else:
+        energy = queries.energy(start=start, end=end, labels=[deployment.label])
     if energy.energy_kwh <= 0 or tokens == 0:
+        why = f"Energy not measured: {problem}" if problem else "No telemetry energy in the usage windows"
         return DeploymentFootprint(
             deployment,
             tokens,
@@ -272,7 +286,7 @@ def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
             0.0,
             energy.coverage,
             None,
-            "No telemetry energy in the usage windows: per-token footprint unknown.",
+            f"{why}: per-token footprint unknown.",
         )
     hours = (end - start).total_seconds() / 3600 * deployment.accelerator_count
     common: dict[str, Any] = {
@@ -320,7 +334,10 @@ def _add(totals: dict[str, Range], name: str, value: Range | None) -> None:
 def version_footprint(version: ModelVersion, *, _depth: int = 0) -> VersionFootprint:
     runs = stored_run_footprints(version)
     deployments = [
-        deployment_footprint(d) for d in version.deployments.select_related("facility__grid_region", "hardware", "host")
+        deployment_footprint(d)
+        for d in version.deployments.select_related(
+            "facility__grid_region", "hardware", "host", "model_version__registered_model__project__metrics_store"
+        )
     ]
     result = VersionFootprint(version, runs, deployments)
     for rf in runs:

@@ -83,6 +83,7 @@ class Store(BaseHTTPRequestHandler):
     """A Prometheus query API that answers as told: empty, slowly, or with an error."""
 
     mode = "empty"
+    answer = []
 
     def do_GET(self):
         if self.mode == "slow":
@@ -91,7 +92,8 @@ class Store(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             return
-        body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode()
+        result = self.answer if self.mode == "answer" else []
+        body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -133,3 +135,29 @@ def test_a_store_that_cannot_answer_is_a_finding_not_a_zero(world, mode, status,
     coverage = next(f for f in answer["findings"] if f["rule"] == "telemetry_coverage")
     assert coverage["passed"] is False and said in coverage["message"]
     assert said in coverage["evidence"]["not_measured"][f"{team.project.slug}/pull-{mode}"]
+
+
+def test_a_deployments_energy_is_asked_of_the_store_for_its_usage_windows(world):
+    """The per-token figures the gate and the post-release review read come from the
+    store too; a store that fails says so in the deployment's note."""
+    from governance.services import ledger
+    from tests.api.test_webhooks_and_post_release import serve
+
+    team, _, version, pipeline = world
+    one_gpu = [{"metric": {"UUID": "GPU-store-0"}, "value": [0, "7200000"]}]  # 7.2e6 mJ = 2 Wh
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("S", (Store,), {"mode": "answer", "answer": one_gpu}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = use_store(team, url=f"http://127.0.0.1:{server.server_port}", timeout_s=2)
+        serve(pipeline, version, "chat-pull", tokens=2_000)
+        (served,) = ledger.version_snapshot(version)["deployments"]
+    finally:
+        server.shutdown()
+    assert served["energy_kwh"] == pytest.approx(0.002) and served["wh_per_1k_tokens"] == pytest.approx(1.0)
+    assert StoreReading.objects.filter(store=store, label__endswith="chat-pull", status="ok").exists()
+
+    MetricsStore.objects.filter(pk=store.pk).update(url=f"http://127.0.0.1:{free_port()}")  # the store goes away
+    ledger.mark_versions_stale([version.pk])
+    (served,) = ledger.version_snapshot(version)["deployments"]
+    assert served["note"].startswith("Energy not measured: fleet Prometheus") and "unreachable" in served["note"]
+    assert served["wh_per_1k_tokens"] is None
