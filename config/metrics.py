@@ -33,7 +33,7 @@ INGEST_BATCHES = Counter("greenlight_ingest_batches", "Telemetry batches receive
 QUARANTINED = Counter("greenlight_quarantined_samples", "Samples quarantined, by reason.", ["reason"])
 REMOTE_WRITE_SERIES = Counter(
     "greenlight_remote_write_series",
-    "Remote-Write series received, by outcome (accepted: a GPU metric Greenlight reads; ignored).",
+    "Remote-Write series received, by outcome (accepted: a metric Greenlight reads; refused: quarantined; ignored).",
     ["outcome"],
 )
 GATE_ANSWERS = Counter(

@@ -23,12 +23,14 @@ from django.db import transaction
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
 from telemetry.ingest import MAX_SAMPLES_PER_BATCH, IngestResult, ingest_batch
-from telemetry.models import Agent, Attribution, TokenCounter
+from telemetry.models import Agent, Attribution, QuarantinedSample, TokenCounter
 from telemetry.signals import tokens_counted
 
 V1 = "prometheus.WriteRequest"
 V2 = "io.prometheus.write.v2.Request"
 MAX_BODY_BYTES = 32 * 1024 * 1024  # decompressed; Prometheus sends at most a few MB a request
+MAX_SERIES = 50_000  # Prometheus sends max_samples_per_send (2,000 by default) at most
+MAX_UUID_CHARS = 96
 
 # The series this receiver understands: the sample field each fills, and the factor from
 # the series' unit to the field's. dcgm-exporter's energy counter is DCGM field 156,
@@ -78,7 +80,18 @@ def _schema() -> tuple[type[message.Message], type[message.Message]]:
                 ("labels", 1, repeated, f.TYPE_MESSAGE, ".prometheus.Label"),
                 ("samples", 2, repeated, f.TYPE_MESSAGE, ".prometheus.Sample"),
             ),
-            msg("WriteRequest", ("timeseries", 1, repeated, f.TYPE_MESSAGE, ".prometheus.TimeSeries")),
+            msg(  # Prometheus sends metric metadata in writes of its own; read, not used
+                "MetricMetadata",
+                ("type", 1, optional, f.TYPE_INT32, ""),
+                ("metric_family_name", 2, optional, f.TYPE_STRING, ""),
+                ("help", 4, optional, f.TYPE_STRING, ""),
+                ("unit", 5, optional, f.TYPE_STRING, ""),
+            ),
+            msg(
+                "WriteRequest",
+                ("timeseries", 1, repeated, f.TYPE_MESSAGE, ".prometheus.TimeSeries"),
+                ("metadata", 3, repeated, f.TYPE_MESSAGE, ".prometheus.MetricMetadata"),
+            ),
         ]
     )
     v2 = descriptor_pb2.FileDescriptorProto(
@@ -122,6 +135,7 @@ class WriteResult:
     samples: int = 0
     results: list[IngestResult] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)  # metric name → series not understood
+    refused: int = 0  # series quarantined whole (a UUID too long to be a device's)
 
     @property
     def accepted(self) -> int:
@@ -129,7 +143,7 @@ class WriteResult:
 
     @property
     def quarantined(self) -> int:
-        return sum(r.quarantined for r in self.results)
+        return sum(r.quarantined for r in self.results) + self.refused
 
 
 def decode(body: bytes, proto: str) -> Iterator[tuple[dict[str, str], list[tuple[float, int]]]]:
@@ -143,21 +157,33 @@ def decode(body: bytes, proto: str) -> Iterator[tuple[dict[str, str], list[tuple
     except cramjam.DecompressionError as exc:
         raise MalformedWrite(f"the body is not snappy block-compressed: {exc}") from exc
     try:
-        if proto == V2:
-            request: Any = RequestV2.FromString(raw)
-            symbols = list(request.symbols)
-            for ts in request.timeseries:
-                refs = list(ts.labels_refs)
-                if len(refs) % 2 or any(r >= len(symbols) for r in refs):
-                    raise MalformedWrite("a series refers to a symbol the request does not hold")
-                labels = {symbols[refs[i]]: symbols[refs[i + 1]] for i in range(0, len(refs), 2)}
-                yield labels, [(s.value, s.timestamp) for s in ts.samples]
-        else:
-            request = WriteRequest.FromString(raw)
-            for ts in request.timeseries:
-                yield {lb.name: lb.value for lb in ts.labels}, [(s.value, s.timestamp) for s in ts.samples]
+        request: Any = (RequestV2 if proto == V2 else WriteRequest).FromString(raw)
     except message.DecodeError as exc:
         raise MalformedWrite(f"the body is not a {proto} protobuf message: {exc}") from exc
+    if len(request.timeseries) > MAX_SERIES:
+        raise MalformedWrite(
+            f"a write holds at most {MAX_SERIES:,} series, this one {len(request.timeseries):,}: "
+            "lower remote_write's queue_config.max_samples_per_send"
+        )
+    if raw:
+        request.DiscardUnknownFields()
+        if request.ByteSize() == 0:
+            raise MalformedWrite(f"the body holds no field of a {proto} message (another message type?)")
+    yield from _series(request, proto)
+
+
+def _series(request: Any, proto: str) -> Iterator[tuple[dict[str, str], list[tuple[float, int]]]]:
+    if proto != V2:
+        for ts in request.timeseries:
+            yield {lb.name: lb.value for lb in ts.labels}, [(s.value, s.timestamp) for s in ts.samples]
+        return
+    symbols = list(request.symbols)  # 2.0 names each label by its place in the request's symbol table
+    for ts in request.timeseries:
+        refs = list(ts.labels_refs)
+        if len(refs) % 2 or any(r >= len(symbols) for r in refs):
+            raise MalformedWrite("a series refers to a symbol the request does not hold")
+        labels = {symbols[refs[i]]: symbols[refs[i + 1]] for i in range(0, len(refs), 2)}
+        yield labels, [(s.value, s.timestamp) for s in ts.samples]
 
 
 def run_label(labels: dict[str, str]) -> str | None:
@@ -176,6 +202,7 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
     request stores nothing twice: each batch's sequence number is the digest of the
     request, and each sample is unique on (device, time)."""
     result = WriteResult()
+    refused: list[QuarantinedSample] = []
     counters: list[tuple[str, str, dict[str, str], list[tuple[float, int]]]] = []
     containers: dict[str, dict[str, Any]] = {}  # Kepler's, by pseudo-device uuid
     gpus: dict[str, dict[str, Any]] = {}
@@ -197,6 +224,16 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
         uuid = labels.get("UUID") or labels.get("uuid")
         if known is None or not uuid:
             result.ignored[name] = result.ignored.get(name, 0) + 1
+            continue
+        if len(uuid) > MAX_UUID_CHARS:  # kept, with the reason, like a refused sample
+            refused.append(
+                QuarantinedSample(
+                    agent=agent,
+                    device_uuid=uuid[:MAX_UUID_CHARS],
+                    payload={"series": labels, "samples": len(points)},
+                    reason=f"UUID longer than {MAX_UUID_CHARS} characters",
+                )
+            )
             continue
         result.accepted_series += 1
         reading, scale = known
@@ -241,6 +278,9 @@ def write(*, agent: Agent, body: bytes, proto: str = V1) -> WriteResult:
         result.results.append(ingest_batch(agent=agent, payload=payload))
     if counters:
         count_tokens(agent, counters)
+    for q in refused:
+        q.batch_seq = digest + 1
+    result.refused = len(QuarantinedSample.objects.bulk_create(refused))
     return result
 
 

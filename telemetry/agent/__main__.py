@@ -9,10 +9,12 @@ import os
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from telemetry.agent.backends import Backend, NvmlBackend, SimulatedBackend, WithHost, host_energy
 from telemetry.agent.core import Agent, LabelSource, default_spool_path
+from telemetry.agent.dcgm_exporter import Exporter, Layout, serve
 from telemetry.agent.sender import Sender, enrol
 from telemetry.agent.spool import Spool
 
@@ -44,6 +46,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="Do not read the host's CPU and memory energy (RAPL); the server then estimates the host's share.",
     )
+    p.add_argument(
+        "--serve-metrics",
+        type=int,
+        metavar="PORT",
+        help="With --simulate: serve the GPUs as dcgm-exporter would, on this port, for Prometheus to scrape.",
+    )
+    p.add_argument(
+        "--mig", type=int, default=0, metavar="N", help="With --serve-metrics: split GPU 0 into N MIG instances."
+    )
+    p.add_argument(
+        "--mig-jobs", default="", help="Comma-separated labels (namespace/pod) of the jobs on GPU 0's MIG instances."
+    )
     p.add_argument("--once", action="store_true", help="Print one reading of every GPU and exit.")
     p.add_argument("--status-every", type=float, default=10.0)
     p.add_argument("--drain-timeout", type=float, default=10.0, help="On stop, keep sending this long (s).")
@@ -66,6 +80,22 @@ def main(argv: list[str] | None = None) -> int:
         host = None if args.no_host_energy else host_energy()
         if host is not None:
             backend = WithHost(backend, host)
+    if args.serve_metrics:
+        if not isinstance(backend, SimulatedBackend):
+            print(
+                "--serve-metrics serves simulated GPUs (--simulate N); on a real host run dcgm-exporter.",
+                file=sys.stderr,
+            )
+            return 2
+        layout = Layout(label=args.label, mig=args.mig, mig_jobs=[j for j in args.mig_jobs.split(",") if j])
+        server = serve(Exporter(backend, layout), args.serve_metrics, host="0.0.0.0")  # noqa: S104 (for Prometheus)
+        print(f"serving dcgm-exporter metrics on :{args.serve_metrics}/metrics", flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        server.shutdown()
+        return 0
     if args.once:
         readings, errors = backend.read()
         print(

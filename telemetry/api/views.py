@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -151,13 +152,21 @@ class RemoteWriteView(APIView):
                 detail=f"Send application/x-protobuf with proto={V1} (Remote-Write 1.0) or proto={V2} (2.0).",
             )
         try:
-            result = remote_write.write(agent=agent_of(request), body=request.body, proto=proto)
+            body = request.body
+        except RequestDataTooBig as exc:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20
+            raise exceptions.ParseError(
+                f"The compressed write exceeds {limit} MiB: lower remote_write's queue_config.max_samples_per_send."
+            ) from exc
+        try:
+            result = remote_write.write(agent=agent_of(request), body=body, proto=proto)
         except (remote_write.MalformedWrite, BatchRejected) as exc:
             raise exceptions.ValidationError({"write": [str(exc)]}) from exc
         for batch in result.results:
             count_ingest("remote_write", batch)
         REMOTE_WRITE_SERIES.labels("accepted").inc(result.accepted_series)
-        REMOTE_WRITE_SERIES.labels("ignored").inc(result.series - result.accepted_series)
+        REMOTE_WRITE_SERIES.labels("refused").inc(result.refused)
+        REMOTE_WRITE_SERIES.labels("ignored").inc(result.series - result.accepted_series - result.refused)
         if settings.TELEMETRY_ROLLUP_INLINE and result.accepted:
             tasks.roll_up.delay()
         response = Response(status=status.HTTP_204_NO_CONTENT)

@@ -15,7 +15,7 @@ from telemetry.models import Device, IngestBatch, QuarantinedSample, Sample
 from telemetry.remote_write import V1, V2, RequestV2, WriteRequest
 from telemetry.rollups import roll_up_pending
 from telemetry.services import create_enrolment_token, enrol_agent
-from tests.prometheus import GPUS, WATTS, dcgm_exporter, needs_prometheus, prometheus
+from tests.prometheus import GPUS, WATTS, free_port, needs_prometheus, prometheus
 
 
 def compress(raw: bytes) -> bytes:
@@ -145,30 +145,45 @@ def test_out_of_range_readings_are_quarantined_not_dropped(db):
 
 
 @needs_prometheus
-def test_a_real_prometheus_server_remote_writes_dcgm_series(live_server, transactional_db, tmp_path, settings):
-    """It scrapes a dcgm-exporter and Greenlight's own /metrics (with the metrics token),
-    remote-writes the GPU series to Greenlight, and reads back what Greenlight counted."""
+def test_a_real_prometheus_server_remote_writes_the_simulators_dcgm_series(
+    live_server, transactional_db, tmp_path, settings
+):
+    """Prometheus scrapes the simulator's dcgm-exporter (GPU 0 in three MIG instances, two
+    of them running jobs; GPU 1 whole) and Greenlight's own /metrics (with the metrics
+    token), and remote-writes the GPU series to Greenlight: each GPU's energy matches the
+    simulator's counters within 1 %, the MIG GPU's shares add up to its meter within 2 %
+    (where summing the instances' series would triple it), and Prometheus reads back what
+    Greenlight counted."""
+    from datetime import UTC, datetime, timedelta
+
+    from telemetry.agent.backends import SimulatedBackend
+    from telemetry.agent.dcgm_exporter import Exporter, Layout, serve
+
     settings.METRICS_TOKEN, settings.METRICS_ALLOWED_NETWORKS = "scrape-token-5678", []
     key = fleet_key("prometheus-main")
-    config = """
+    exporter = Exporter(
+        SimulatedBackend(2, seed=11), Layout(label="research/train-42", mig=3, mig_jobs=["research/a", "research/b"])
+    )
+    port = free_port()
+    metrics_server = serve(exporter, port)
+    config = f"""
 global: {{scrape_interval: 1s}}
 scrape_configs:
   - job_name: dcgm
-    static_configs: [{{targets: ["{exporter}"]}}]
+    static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
   - job_name: greenlight
     authorization: {{type: Bearer, credentials: scrape-token-5678}}
-    static_configs: [{{targets: ["{greenlight}"]}}]
+    static_configs: [{{targets: ["{live_server.url.split("//", 1)[1]}"]}}]
 remote_write:
-  - url: {greenlight_url}{url}
+  - url: {live_server.url}{URL}
     authorization: {{type: Bearer, credentials: {key}}}
     queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms}}
 """
-    with dcgm_exporter("research", "train-42") as exporter:
-        address = live_server.url.split("//", 1)[1]
-        text = config.format(exporter=exporter, greenlight=address, greenlight_url=live_server.url, url=URL, key=key)
-        with prometheus(tmp_path, text) as server:
+    whole = exporter.backend.gpus[1].uuid
+    try:
+        with prometheus(tmp_path, config) as server:
             deadline = time.time() + 60
-            while time.time() < deadline and Sample.objects.filter(device__uuid=GPUS[0][0]).count() < 6:
+            while time.time() < deadline and Sample.objects.filter(device__uuid=whole).count() < 10:
                 time.sleep(0.5)
             counted = 0.0
             query = 'greenlight_ingest_samples_total{source="remote_write",outcome="accepted"}'
@@ -176,15 +191,27 @@ remote_write:
                 answer = json.load(urlopen(f"{server}/api/v1/query?{urlencode({'query': query})}"))
                 counted = sum(float(r["value"][1]) for r in answer["data"]["result"])
                 time.sleep(0.5)
-            samples = Sample.objects.filter(device__uuid=GPUS[0][0]).order_by("ts")
-            assert samples.count() >= 6
-            first, last = samples.first(), samples.last()
-            assert first.power_w == 300.0 and first.gpu_util == 90 and first.label == "research/train-42"
-            # The counter's rise between Prometheus' scrapes is 300 W × the time between them.
-            seconds = (last.ts - first.ts).total_seconds()
-            assert (last.energy_mj - first.energy_mj) / 1000 == pytest.approx(300 * seconds, rel=0.05)
-            assert not QuarantinedSample.objects.exists()
-            assert counted > 0  # Prometheus parsed Greenlight's exposition, token and all
+    finally:
+        metrics_server.shutdown()
+    assert counted > 0  # Prometheus parsed Greenlight's exposition, token and all
+    assert not QuarantinedSample.objects.exists()
+    roll_up_pending()
+    for gpu in exporter.backend.gpus:
+        stored = list(Sample.objects.filter(device__uuid=gpu.uuid).order_by("ts").values_list("ts", "energy_mj"))
+        assert len(stored) >= 10
+        served = [mj for _, mj in exporter.history[gpu.uuid]]
+        assert {mj for _, mj in stored} <= set(served)  # every stored reading is one the simulator served
+        first, last = stored[0], stored[-1]
+        truth_kwh = (last[1] - first[1]) / 3.6e9  # the simulator's own integral of its power between them
+        window = (first[0] - timedelta(minutes=1), last[0] + timedelta(minutes=1))
+        measured = queries.energy(start=window[0], end=window[1], device_ids=[Device.objects.get(uuid=gpu.uuid).pk])
+        assert measured.energy_kwh == pytest.approx(truth_kwh, rel=0.01)
+    mig_window = (datetime.now(UTC) - timedelta(minutes=5), datetime.now(UTC) + timedelta(minutes=1))
+    balance = queries.balance(label="research/a", start=mig_window[0], end=mig_window[1])
+    assert balance.gpus == 1 and balance.closure == pytest.approx(1.0, abs=0.02)
+    jobs = [queries.energy(start=mig_window[0], end=mig_window[1], labels=[f"research/{j}"]) for j in "ab"]
+    assert jobs[0].energy_kwh > jobs[1].energy_kwh > 0  # instance 1 is the busier
+    assert sum(j.energy_kwh for j in jobs) + balance.idle_kwh == pytest.approx(balance.metered_kwh, rel=0.02)
 
 
 def test_keplers_container_joules_are_the_pods_host_energy(db):
@@ -223,3 +250,53 @@ def test_keplers_container_joules_are_the_pods_host_energy(db):
     assert energy.host_devices == 1
     assert energy.host_energy_kwh == pytest.approx(35 * 300 / 3.6e6, rel=0.01)
     assert Device.objects.get(uuid="kepler:node-7:9102:c0ffee").kind == "host"
+
+
+def test_hostile_writes_get_a_4xx_or_a_quarantine_and_lose_nothing_else(db):
+    client = writer(fleet_key())
+    now_ms = int(time.time() * 1000)
+
+    # Another message type: a 2.0 request sent as 1.0 holds no 1.0 field.
+    v2 = RequestV2()
+    v2.symbols.extend(["", "__name__", "up"])
+    v2.timeseries.add().labels_refs.extend([1, 2])
+    wrong = send(client, compress(v2.SerializeToString()))
+    assert wrong.status_code == 400 and "no field of a prometheus.WriteRequest" in str(wrong.json())
+    # A truncated body.
+    truncated = send(client, v1_body(dcgm_series(now_ms))[:-7])
+    assert truncated.status_code == 400
+    # Prometheus' own metadata-only writes are fine.
+    metadata = WriteRequest()
+    metadata.metadata.add(type=1, metric_family_name="DCGM_FI_DEV_POWER_USAGE", help="Power draw (in W).")
+    assert send(client, compress(metadata.SerializeToString())).status_code == 204
+
+    # A million series in one write is refused for its size before it is read; 60,000 for their number.
+    for count, said in ((1_000_000, "The compressed write exceeds 2 MiB"), (60_000, "at most 50,000 series")):
+        huge = WriteRequest()
+        for n in range(count):
+            huge.timeseries.add().labels.add(name="__name__", value=f"m{n}")
+        answer = send(client, compress(huge.SerializeToString()))
+        assert answer.status_code == 400 and said in str(answer.json())
+        assert "max_samples_per_send" in str(answer.json())
+
+    # 10 kB labels and a negative counter beside good series: each refused with its reason.
+    good = dcgm_series(now_ms, seconds=5)
+    long_uuid = {"__name__": "DCGM_FI_DEV_POWER_USAGE", "UUID": "GPU-" + "x" * 10_000}
+    long_pod = {"__name__": "DCGM_FI_DEV_POWER_USAGE", "UUID": "GPU-long-pod", "namespace": "r", "pod": "p" * 10_000}
+    negative = {"__name__": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "UUID": "GPU-negative"}
+    nan = {"__name__": "DCGM_FI_DEV_POWER_USAGE", "UUID": "GPU-nan"}
+    bad = [
+        (long_uuid, [(100.0, now_ms)]),
+        (long_pod, [(100.0, now_ms)]),
+        (negative, [(-5.0, now_ms)]),
+        (nan, [(float("nan"), now_ms)]),
+    ]
+    assert send(client, v1_body(good + bad)).status_code == 204
+    reasons = sorted(QuarantinedSample.objects.values_list("reason", flat=True))
+    assert reasons == [
+        "UUID longer than 96 characters",
+        "energy_mj outside 0 to 9223372036854775807",
+        "label longer than 200 characters",
+    ]
+    assert Sample.objects.filter(device__uuid=GPUS[0][0]).count() == 6  # the good series, whole
+    assert Sample.objects.get(device__uuid="GPU-nan").power_w is None  # a stale marker: no reading
