@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import cramjam
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
@@ -26,6 +27,7 @@ from telemetry import partitions
 from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.ingest import READINGS
 from telemetry.models import Agent, Device, IngestBatch, MinuteRollup, QuarantinedSample
+from telemetry.remote_write import WriteRequest
 from telemetry.services import create_enrolment_token, enrol_agent
 
 DAY_OFFSET = 20  # the benchmark writes into one old day's partition and drops it afterwards
@@ -51,6 +53,11 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2, help="Concurrent senders (one agent each).")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
         parser.add_argument("--rounds", type=int, default=4, help="Alternating HTTP and COPY rounds.")
+        parser.add_argument(
+            "--remote-write",
+            action="store_true",
+            help="Also send the same readings as Prometheus Remote-Write (dcgm-exporter series), in the same rounds.",
+        )
 
     def handle(
         self,
@@ -61,21 +68,28 @@ class Command(BaseCommand):
         workers: int,
         rounds: int,
         rollups: str,
+        remote_write: bool,
         **opts: Any,
     ) -> None:
         day = datetime.now(UTC).date() - timedelta(days=DAY_OFFSET)
         partitions.ensure({day})
         start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-        agents = []
-        for n in range(concurrency):
+        # The remote-write path has agents and GPUs of its own, so neither path meets the other's rows.
+        agents: list[tuple[Agent, str]] = []
+        writers: list[tuple[Agent, str]] = []
+        for n in range(concurrency * (2 if remote_write else 1)):
             _, token = create_enrolment_token(name="bench", label_namespaces=["*"])
             agent, key = enrol_agent(enrolment_token=token, hostname=f"bench-{n}-{secrets.token_hex(3)}")
-            agents.append((agent, key))
+            (agents if n < concurrency else writers).append((agent, key))
         self.stdout.write(f"Preparing {batches} batches of {batch_size} samples …")
         bodies = self._bodies(agents, batches, batch_size, start)
+        writes = [
+            (key, _remote_write(body_samples), body_samples)
+            for key, _, body_samples in self._bodies(writers, batches, batch_size, start)
+        ]
         port = free_port()
         server = gunicorn(port, workers, TELEMETRY_ROLLUP_INLINE="1" if rollups == "inline" else "0")
-        http_s = copy_s = 0.0
+        http_s = copy_s = write_s = 0.0
         latencies: list[float] = []
         try:
             self._warm_up(port, bodies)
@@ -85,6 +99,9 @@ class Command(BaseCommand):
                 http_s += elapsed
                 latencies += part_latencies
                 copy_s += self._raw_copy(part, self._raw_devices(agents), concurrency)
+                if writes:
+                    first = bodies.index(part[0])
+                    write_s += self._send(port, writes[first : first + len(part)], concurrency, remote=True)[0]
             # The endpoint's own floor: empty batches (authentication, the batch's row, a commit).
             empties: list[tuple[str, bytes, Any]] = [
                 (
@@ -98,7 +115,7 @@ class Command(BaseCommand):
         finally:
             server.terminate()
             server.wait(timeout=30)
-        self._clean(agents, day)
+        self._clean(agents + writers, day)
 
         total = sum(len(b[2]) for b in bodies)
         http_rate, copy_rate = total / http_s, total / copy_s
@@ -114,6 +131,12 @@ class Command(BaseCommand):
             f"{concurrency} connections)"
         )
         self.stdout.write(f"ratio HTTP / COPY       {http_rate / copy_rate:>12.2f}")
+        if writes:
+            write_rate = total / write_s
+            self.stdout.write(
+                f"Remote-Write ingest     {write_rate:>12,.0f} samples/s (dcgm-exporter series, snappy protobuf; "
+                f"{write_rate / copy_rate:.2f} of COPY, {write_rate / http_rate:.2f} of the agent path)"
+            )
         self.stdout.write(f"batch latency p50       {p50:>12.1f} ms")
         self.stdout.write(f"batch latency p99       {p99:>12.1f} ms")
         self.stdout.write(f"GPUs at 1 Hz per server {http_rate:>12,.0f} (one sample per GPU per second)")
@@ -157,7 +180,9 @@ class Command(BaseCommand):
             warm.request("POST", "/api/v1/telemetry/batches/", body, {"Authorization": f"Agent {key}"})
             warm.getresponse().read()
 
-    def _send(self, port: int, bodies: list[tuple[str, bytes, Any]], concurrency: int) -> tuple[float, list[float]]:
+    def _send(
+        self, port: int, bodies: list[tuple[str, bytes, Any]], concurrency: int, remote: bool = False
+    ) -> tuple[float, list[float]]:
         """Seconds to send `bodies` with `concurrency` senders, and each batch's latency."""
         queue = list(enumerate(bodies))
         lock = threading.Lock()
@@ -172,18 +197,27 @@ class Command(BaseCommand):
                         return
                     _, (key, body, _) = queue.pop(0)
                 t0 = time.perf_counter()
-                conn.request(
-                    "POST",
-                    "/api/v1/telemetry/batches/",
-                    body,
-                    {"Content-Type": "application/json", "Content-Encoding": "gzip", "Authorization": f"Agent {key}"},
-                )
+                if remote:
+                    headers = {
+                        "Content-Type": "application/x-protobuf",
+                        "Content-Encoding": "snappy",
+                        "X-Prometheus-Remote-Write-Version": "0.1.0",
+                        "Authorization": f"Bearer {key}",
+                    }
+                    conn.request("POST", "/api/v1/telemetry/prometheus/write", body, headers)
+                else:
+                    headers = {
+                        "Content-Type": "application/json",
+                        "Content-Encoding": "gzip",
+                        "Authorization": f"Agent {key}",
+                    }
+                    conn.request("POST", "/api/v1/telemetry/batches/", body, headers)
                 response = conn.getresponse()
                 response.read()
                 latency = time.perf_counter() - t0
                 with lock:
                     latencies.append(latency)
-                    if response.status != 200:
+                    if response.status != (204 if remote else 200):
                         failures.append(str(response.status))
 
         threads = [threading.Thread(target=sender) for _ in range(concurrency)]
@@ -258,3 +292,22 @@ class Command(BaseCommand):
         MinuteRollup.objects.filter(device__agent_id__in=ids).delete()
         Device.objects.filter(agent_id__in=ids).delete()
         Agent.objects.filter(pk__in=ids).delete()
+
+
+def _remote_write(samples: list[dict[str, Any]]) -> bytes:
+    """The same readings as dcgm-exporter series, as Prometheus would remote-write them."""
+    request: Any = WriteRequest()
+    for uuid in sorted({s["device"] for s in samples}):
+        mine = [s for s in samples if s["device"] == uuid]
+        labels = {"UUID": uuid, "gpu": uuid.rsplit("-", 1)[1], "modelName": "H100", "namespace": "bench", "pod": "job"}
+        for name, field, scale in (
+            ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "energy_mj", 1),
+            ("DCGM_FI_DEV_POWER_USAGE", "power_w", 1),
+            ("DCGM_FI_DEV_GPU_UTIL", "gpu_util", 1),
+        ):
+            series = request.timeseries.add()
+            for k, v in sorted({"__name__": name, **labels}.items()):
+                series.labels.add(name=k, value=v)
+            for s in mine:
+                series.samples.add(value=s[field] * scale, timestamp=round(s["ts"] * 1000))
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
