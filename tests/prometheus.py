@@ -7,13 +7,13 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from telemetry.agent.dcgm_exporter import serve
 
 GPUS = [("GPU-5fa1c0de-0000-4000-8000-000000000000", "0"), ("GPU-5fa1c0de-0000-4000-8000-000000000001", "1")]
 WATTS = [300.0, 150.0]
@@ -31,36 +31,26 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def dcgm_exporter(namespace: str, pod: str, mig: bool = False) -> Iterator[str]:
-    """Serves dcgm-exporter's metrics for two GPUs (one series per MIG instance when
-    `mig`) whose energy counters rise with real time at WATTS; yields host:port."""
+    """dcgm-exporter's metrics for two GPUs (one series per MIG instance when `mig`) whose
+    energy counters rise with real time at a constant WATTS; yields host:port."""
     started = time.time()
 
-    class Exporter(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            elapsed_ms = (time.time() - started) * 1000
-            lines = []
-            for (uuid, gpu), watts in zip(GPUS, WATTS, strict=True):
-                for instance in ("1", "2") if mig else ("",):
-                    labels = (
-                        f'gpu="{gpu}",UUID="{uuid}",device="nvidia{gpu}",modelName="NVIDIA H100 80GB HBM3",'
-                        f'Hostname="node-7",container="trainer",namespace="{namespace}",pod="{pod}"'
-                        + (f',GPU_I_ID="{instance}"' if instance else "")
-                    )
-                    lines.append(f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{labels}}} {int(5e9 + watts * elapsed_ms)}")
-                    lines.append(f"DCGM_FI_DEV_POWER_USAGE{{{labels}}} {watts}")
-                    lines.append(f"DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{labels}}} 0.9")
-            body = ("\n".join(lines) + "\n").encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def scrape() -> str:
+        elapsed_ms = (time.time() - started) * 1000
+        lines = []
+        for (uuid, gpu), watts in zip(GPUS, WATTS, strict=True):
+            for instance in ("1", "2") if mig else ("",):
+                labels = (
+                    f'gpu="{gpu}",UUID="{uuid}",device="nvidia{gpu}",modelName="NVIDIA H100 80GB HBM3",'
+                    f'Hostname="node-7",container="trainer",namespace="{namespace}",pod="{pod}"'
+                    + (f',GPU_I_ID="{instance}"' if instance else "")
+                )
+                lines.append(f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{labels}}} {int(5e9 + watts * elapsed_ms)}")
+                lines.append(f"DCGM_FI_DEV_POWER_USAGE{{{labels}}} {watts}")
+                lines.append(f"DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{labels}}} 0.9")
+        return "\n".join(lines) + "\n"
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Exporter)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(scrape, 0)
     try:
         yield f"127.0.0.1:{server.server_port}"
     finally:

@@ -29,10 +29,8 @@ def world(team, settings):
     return team, second_lead, version, pipeline
 
 
-def measured_run(pipeline, version, label, *, seconds=300, telemetry=True, host_telemetry=False, **run_fields):
-    label = f"{version.registered_model.project.slug}/{label}"  # labels live in their project's namespace
-    clock = ManualClock(time.time() - seconds - 120)
-    started = datetime.fromtimestamp(clock.now, UTC)
+def open_run(pipeline, version, label, started, **run_fields):
+    """Opens a fine-tuning run on 2 H100s in europe-west1 through the API; its response."""
     response = pipeline.post(
         "/api/v1/runs/",
         {
@@ -48,18 +46,46 @@ def measured_run(pipeline, version, label, *, seconds=300, telemetry=True, host_
         format="json",
     )
     assert response.status_code == 201, response.json()
+    return response
+
+
+def close_run(pipeline, run_id, ended):
+    closed = pipeline.post(
+        f"/api/v1/runs/{run_id}/close/", {"status": "succeeded", "ended_at": ended.isoformat()}, format="json"
+    )
+    assert closed.status_code == 200, closed.json()
+
+
+def open_deployment(pipeline, version, label, started):
+    """A one-H100 deployment in europe-west1, opened through the API; its JSON."""
+    response = pipeline.post(
+        "/api/v1/deployments/",
+        {
+            "model_version": version.pk,
+            "name": "chat",
+            "facility": "gcp-europe-west1",
+            "hardware": "h100-sxm",
+            "accelerator_count": 1,
+            "label": label,
+            "started_at": started.isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def measured_run(pipeline, version, label, *, seconds=300, telemetry=True, host_telemetry=False, **run_fields):
+    label = f"{version.registered_model.project.slug}/{label}"  # labels live in their project's namespace
+    clock = ManualClock(time.time() - seconds - 120)
+    started = datetime.fromtimestamp(clock.now, UTC)
+    response = open_run(pipeline, version, label, started, **run_fields)
     if telemetry:
         backend = SimulatedBackend(2, seed=hash(label) % 1000, clock=clock, host=host_telemetry)
         agent, _ = enrolled_client(f"host-{label}")
         post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
         roll_up_pending()
-    ended = started + timedelta(seconds=seconds)
-    closed = pipeline.post(
-        f"/api/v1/runs/{response.json()['id']}/close/",
-        {"status": "succeeded", "ended_at": ended.isoformat()},
-        format="json",
-    )
-    assert closed.status_code == 200, closed.json()
+    close_run(pipeline, response.json()["id"], started + timedelta(seconds=seconds))
     return response.json()["id"]
 
 

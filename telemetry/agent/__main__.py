@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         layout = Layout(label=args.label, mig=args.mig, mig_jobs=[j for j in args.mig_jobs.split(",") if j])
-        server = serve(Exporter(backend, layout), args.serve_metrics, host="0.0.0.0")  # noqa: S104 (for Prometheus)
+        server = serve(Exporter(backend, layout).scrape, args.serve_metrics, host="0.0.0.0")  # noqa: S104 (for Prometheus)
         print(f"serving dcgm-exporter metrics on :{args.serve_metrics}/metrics", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

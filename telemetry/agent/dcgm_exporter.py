@@ -10,7 +10,7 @@ the other GPUs whole, running --label's job. Pure Python, like the rest of the a
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -78,12 +78,13 @@ class Exporter:
         return lines
 
 
-def serve(exporter: Exporter, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Serves /metrics in a background thread; returns the server (shutdown() to stop)."""
+def serve(scrape: Callable[[], str], port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serves what `scrape` prints (an Exporter's scrape) as /metrics in a background
+    thread; returns the server (shutdown() to stop). Port 0 picks a free one."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = exporter.scrape().encode()
+            body = scrape().encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))

@@ -14,7 +14,7 @@ from telemetry.agent.backends import ManualClock, SimulatedBackend
 from telemetry.rollups import roll_up_pending
 from tests.conftest import client_for
 from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
-from tests.workflow import approved_review, measured_run, post_budget
+from tests.workflow import approved_review, measured_run, open_deployment, post_budget
 
 SECRET = "whsec_" + base64.b64encode(b"a-long-shared-secret-for-the-tests").decode()
 
@@ -99,19 +99,7 @@ def serve(pipeline, version, label, tokens, seconds=600):
     label = f"{version.registered_model.project.slug}/{label}"
     clock = ManualClock(time.time() - seconds - 60)
     start = datetime.fromtimestamp(clock.now, UTC)
-    deployment = pipeline.post(
-        "/api/v1/deployments/",
-        {
-            "model_version": version.pk,
-            "name": "chat",
-            "facility": "gcp-europe-west1",
-            "hardware": "h100-sxm",
-            "accelerator_count": 1,
-            "label": label,
-            "started_at": start.isoformat(),
-        },
-        format="json",
-    ).json()
+    deployment = open_deployment(pipeline, version, label, start)
     backend = SimulatedBackend(1, seed=77, clock=clock)
     agent, _ = enrolled_client(f"serve-{label}")
     post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))

@@ -13,29 +13,13 @@ from prometheus_client import REGISTRY
 from governance.models import StoredFootprint
 from telemetry.models import MetricsStore, StoreReading
 from tests.prometheus import WATTS, dcgm_exporter, free_port, needs_prometheus, prometheus, wait_for
-from tests.workflow import findings, gate
+from tests.workflow import close_run, findings, gate, open_run
 
 
 def open_and_close(pipeline, version, label, start, end):
-    run = pipeline.post(
-        "/api/v1/runs/",
-        {
-            "model_version": version.pk,
-            "stage": "fine_tuning",
-            "facility": "gcp-europe-west1",
-            "hardware": "h100-sxm",
-            "accelerator_count": 2,
-            "label": f"{version.project.slug}/{label}",
-            "started_at": start.isoformat(),
-        },
-        format="json",
-    )
-    assert run.status_code == 201, run.json()
-    closed = pipeline.post(
-        f"/api/v1/runs/{run.json()['id']}/close/", {"status": "succeeded", "ended_at": end.isoformat()}, format="json"
-    )
-    assert closed.status_code == 200, closed.json()
-    return run.json()["id"]
+    run_id = open_run(pipeline, version, f"{version.project.slug}/{label}", start).json()["id"]
+    close_run(pipeline, run_id, end)
+    return run_id
 
 
 def use_store(team, **fields):

@@ -12,6 +12,7 @@ from telemetry import queries
 from telemetry.models import Device
 from telemetry.rollups import roll_up_pending
 from tests.telemetry.test_remote_write import fleet_key, send, v1_body, writer
+from tests.workflow import close_run, open_run
 
 MIG_GPU, SLICED_GPU = "GPU-aaaaaaaa-0000-4000-8000-000000000000", "GPU-bbbbbbbb-0000-4000-8000-000000000001"
 SCRAPE_MS, POINTS = 15_000, 61  # 15 minutes of 15 s scrapes
@@ -78,24 +79,10 @@ def test_shared_gpus_are_apportioned_and_add_up_to_the_meter(world):
     assert balance.label_kwh == pytest.approx(a.energy_kwh, rel=1e-9)
 
     # The run that carried the label says what its energy is a share of.
-    run = pipeline.post(
-        "/api/v1/runs/",
-        {
-            "model_version": version.pk,
-            "stage": "fine_tuning",
-            "facility": "gcp-europe-west1",
-            "hardware": "h100-sxm",
-            "accelerator_count": 2,
-            "label": "aurora/train-a",
-            "started_at": datetime.fromtimestamp(start_ms / 1000, UTC).isoformat(),
-        },
-        format="json",
-    ).json()
-    ended = datetime.fromtimestamp(start_ms / 1000 + 900, UTC)
-    pipeline.post(
-        f"/api/v1/runs/{run['id']}/close/", {"status": "succeeded", "ended_at": ended.isoformat()}, format="json"
-    )
-    note = StoredFootprint.objects.get(run_id=run["id"]).note
+    started = datetime.fromtimestamp(start_ms / 1000, UTC)
+    run_id = open_run(pipeline, version, "aurora/train-a", started).json()["id"]
+    close_run(pipeline, run_id, started + timedelta(seconds=900))
+    note = StoredFootprint.objects.get(run_id=run_id).note
     assert "On 2 shared GPU(s)" in note and "by each share's graphics-engine activity, equal split" in note
     assert "% of metered" in note
 

@@ -9,6 +9,7 @@ import pytest
 from governance.models import AuditEvent, UsageReport
 from governance.services import ledger
 from tests.telemetry.test_remote_write import fleet_key, send, v1_body, writer
+from tests.workflow import open_deployment
 
 GPU = "GPU-cccccccc-0000-4000-8000-000000000000"
 
@@ -35,19 +36,8 @@ def _write(client, pod, times, prompt, generated, requests, origin, watts=400.0)
 def test_vllm_counters_become_measured_usage_and_per_token_figures(world):
     _, _, version, pipeline = world
     start_ms = int(time.time() * 1000) - 30 * 60_000
-    deployment = pipeline.post(
-        "/api/v1/deployments/",
-        {
-            "model_version": version.pk,
-            "name": "chat",
-            "facility": "gcp-europe-west1",
-            "hardware": "h100-sxm",
-            "accelerator_count": 1,
-            "label": "aurora/vllm-0",
-            "started_at": datetime.fromtimestamp(start_ms / 1000 - 60, UTC).isoformat(),
-        },
-        format="json",
-    ).json()
+    started = datetime.fromtimestamp(start_ms / 1000 - 60, UTC)
+    deployment = open_deployment(pipeline, version, "aurora/vllm-0", started)
     client = writer(fleet_key())
     first = [start_ms + n * 15_000 for n in range(41)]  # 10 minutes
     second = [first[-1] + n * 15_000 for n in range(1, 41)]  # the next 10, in a later write

@@ -14,10 +14,15 @@ def test_bench_ingest_prints_both_rates_their_ratio_and_cleans_up(transactional_
     url = urlsplit(os.environ["DATABASE_URL"])
     monkeypatch.setenv("DATABASE_URL", urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])))
     out = StringIO()
-    call_command("bench_ingest", batches=8, batch_size=16, rounds=2, stdout=out)
+    call_command("bench_ingest", batches=8, batch_size=16, rounds=2, remote_write=True, stdout=out)
     figures = dict(
-        re.findall(r"^(HTTP ingest|raw idempotent COPY|ratio HTTP / COPY)\s+([\d,.]+)", out.getvalue(), re.M)
+        re.findall(
+            r"^(HTTP ingest|raw idempotent COPY|ratio HTTP / COPY|Remote-Write ingest)\s+([\d,.]+)",
+            out.getvalue(),
+            re.M,
+        )
     )
+    assert float(figures["Remote-Write ingest"].replace(",", "")) > 0
     assert float(figures["HTTP ingest"].replace(",", "")) > 0
     assert float(figures["raw idempotent COPY"].replace(",", "")) > 0
     assert float(figures["ratio HTTP / COPY"]) > 0

@@ -15,7 +15,7 @@ from telemetry.models import Device, IngestBatch, QuarantinedSample, Sample
 from telemetry.remote_write import V1, V2, RequestV2, WriteRequest
 from telemetry.rollups import roll_up_pending
 from telemetry.services import create_enrolment_token, enrol_agent
-from tests.prometheus import GPUS, WATTS, free_port, needs_prometheus, prometheus
+from tests.prometheus import GPUS, WATTS, needs_prometheus, prometheus
 
 
 def compress(raw: bytes) -> bytes:
@@ -164,8 +164,8 @@ def test_a_real_prometheus_server_remote_writes_the_simulators_dcgm_series(
     exporter = Exporter(
         SimulatedBackend(2, seed=11), Layout(label="research/train-42", mig=3, mig_jobs=["research/a", "research/b"])
     )
-    port = free_port()
-    metrics_server = serve(exporter, port)
+    metrics_server = serve(exporter.scrape, 0)
+    port = metrics_server.server_port
     config = f"""
 global: {{scrape_interval: 1s}}
 scrape_configs:

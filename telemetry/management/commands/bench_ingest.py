@@ -85,7 +85,7 @@ class Command(BaseCommand):
         bodies = self._bodies(agents, batches, batch_size, start)
         writes = [
             (key, _remote_write(body_samples), body_samples)
-            for key, _, body_samples in self._bodies(writers, batches, batch_size, start)
+            for key, _, body_samples in (self._bodies(writers, batches, batch_size, start) if writers else [])
         ]
         port = free_port()
         server = gunicorn(port, workers, TELEMETRY_ROLLUP_INLINE="1" if rollups == "inline" else "0")
