@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,46 @@ def wait_for(url: str, query: str, timeout_s: float = 30) -> None:
             pass  # not listening yet
         time.sleep(0.25)
     raise AssertionError(f"Prometheus at {url} never answered {query}")
+
+
+@contextlib.contextmanager
+def answer_lost(target: str, first: int) -> Iterator[tuple[str, list[int]]]:
+    """An HTTP proxy to `target` that forwards every request but, for the first `first`
+    of them, tells the sender 503 instead of the answer: the write was stored, and the
+    sender, not knowing, sends it again. Yields (its URL, the statuses it hid)."""
+    import urllib.error
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hidden: list[int] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            request = urllib.request.Request(f"{target}{self.path}", data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    status, payload = answer.status, answer.read()
+            except urllib.error.HTTPError as exc:
+                status, payload = exc.code, exc.read()
+            with lock:
+                lose = len(hidden) < first
+                if lose:
+                    hidden.append(status)
+            self.send_response(503 if lose else status)
+            self.send_header("Content-Length", "0" if lose else str(len(payload)))
+            self.end_headers()
+            if not lose:
+                self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", hidden
+    finally:
+        server.shutdown()

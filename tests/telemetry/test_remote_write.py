@@ -8,6 +8,7 @@ from urllib.request import urlopen
 
 import cramjam
 import pytest
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from telemetry import queries
@@ -15,7 +16,7 @@ from telemetry.models import Device, IngestBatch, QuarantinedSample, Sample
 from telemetry.remote_write import V1, V2, RequestV2, WriteRequest
 from telemetry.rollups import roll_up_pending
 from telemetry.services import create_enrolment_token, enrol_agent
-from tests.prometheus import GPUS, WATTS, needs_prometheus, prometheus
+from tests.prometheus import GPUS, WATTS, answer_lost, needs_prometheus, prometheus
 
 
 def compress(raw: bytes) -> bytes:
@@ -150,7 +151,8 @@ def test_a_real_prometheus_server_remote_writes_the_simulators_dcgm_series(
 ):
     """Prometheus scrapes the simulator's dcgm-exporter (GPU 0 in three MIG instances, two
     of them running jobs; GPU 1 whole) and Greenlight's own /metrics (with the metrics
-    token), and remote-writes the GPU series to Greenlight: each GPU's energy matches the
+    token), and remote-writes the GPU series to Greenlight through a proxy that loses the
+    first three answers, so Prometheus sends those writes again: each GPU's energy matches the
     simulator's counters within 1 %, the MIG GPU's shares add up to its meter within 2 %
     (where summing the instances' series would triple it), and Prometheus reads back what
     Greenlight counted."""
@@ -166,7 +168,16 @@ def test_a_real_prometheus_server_remote_writes_the_simulators_dcgm_series(
     )
     metrics_server = serve(exporter.scrape, 0)
     port = metrics_server.server_port
-    config = f"""
+    whole = exporter.backend.gpus[1].uuid
+    duplicated_before = (
+        REGISTRY.get_sample_value(
+            "greenlight_ingest_samples_total", {"source": "remote_write", "outcome": "duplicated"}
+        )
+        or 0.0
+    )
+    # The first three answers are lost on the way back: Prometheus sends those writes again.
+    with answer_lost(live_server.url, first=3) as (proxy, hidden):
+        config = f"""
 global: {{scrape_interval: 1s}}
 scrape_configs:
   - job_name: dcgm
@@ -175,24 +186,31 @@ scrape_configs:
     authorization: {{type: Bearer, credentials: scrape-token-5678}}
     static_configs: [{{targets: ["{live_server.url.split("//", 1)[1]}"]}}]
 remote_write:
-  - url: {live_server.url}{URL}
+  - url: {proxy}{URL}
     authorization: {{type: Bearer, credentials: {key}}}
-    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms}}
+    queue_config: {{batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 200ms}}
 """
-    whole = exporter.backend.gpus[1].uuid
-    try:
-        with prometheus(tmp_path, config) as server:
-            deadline = time.time() + 60
-            while time.time() < deadline and Sample.objects.filter(device__uuid=whole).count() < 10:
-                time.sleep(0.5)
-            counted = 0.0
-            query = 'greenlight_ingest_samples_total{source="remote_write",outcome="accepted"}'
-            while time.time() < deadline and not counted:
-                answer = json.load(urlopen(f"{server}/api/v1/query?{urlencode({'query': query})}"))
-                counted = sum(float(r["value"][1]) for r in answer["data"]["result"])
-                time.sleep(0.5)
-    finally:
-        metrics_server.shutdown()
+        try:
+            with prometheus(tmp_path, config) as server:
+                deadline = time.time() + 60
+                while time.time() < deadline and Sample.objects.filter(device__uuid=whole).count() < 10:
+                    time.sleep(0.5)
+                counted = 0.0
+                query = 'greenlight_ingest_samples_total{source="remote_write",outcome="accepted"}'
+                while time.time() < deadline and not counted:
+                    answer = json.load(urlopen(f"{server}/api/v1/query?{urlencode({'query': query})}"))
+                    counted = sum(float(r["value"][1]) for r in answer["data"]["result"])
+                    time.sleep(0.5)
+        finally:
+            metrics_server.shutdown()
+    assert hidden == [204, 204, 204]  # stored, then sent again by Prometheus …
+    resent = (
+        REGISTRY.get_sample_value(
+            "greenlight_ingest_samples_total", {"source": "remote_write", "outcome": "duplicated"}
+        )
+        - duplicated_before
+    )
+    assert resent > 0  # … and recognised: nothing was stored twice
     assert counted > 0  # Prometheus parsed Greenlight's exposition, token and all
     assert not QuarantinedSample.objects.exists()
     roll_up_pending()
