@@ -11,7 +11,7 @@ from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from governance.models import (
@@ -124,6 +124,16 @@ def gate_input_saved(sender: Any, instance: Run | ImpactReview | ReviewDecision 
     else:
         version_id = instance.review.model_version_id
     gate_records.mark_stale([version_id])
+
+
+@receiver(pre_save, sender=Project)
+def project_store_changing(sender: Any, instance: Project, **kwargs: Any) -> None:
+    """A project that names another metrics store: its runs are measured from the new one."""
+    if instance.pk is None:
+        return
+    before = Project.objects.filter(pk=instance.pk).values_list("metrics_store_id", flat=True).first()
+    if before != instance.metrics_store_id:
+        ledger.mark_stale(Run.objects.filter(model_version__registered_model__project_id=instance.pk))
 
 
 @receiver(post_save, sender=Project)
