@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from config.metrics import PULL_QUERIES, PULL_QUERY_SECONDS
 from telemetry.models import MetricsStore, StoreReading
+from telemetry.remote_write import RUN_LABEL
 
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver loaded, a counter
 
@@ -30,11 +31,14 @@ class StoreUnavailable(Exception):
         self.status = status
 
 
-def selector(label: str) -> str:
-    """dcgm-exporter's pod mapping for a `namespace/pod` label (see remote_write.run_label)."""
+def selectors(label: str) -> list[str]:
+    """The series of a run: its pods' `greenlight_run` label (a job of many pods), or
+    dcgm-exporter's pod mapping for a `namespace/pod` label (see remote_write.run_label)."""
     namespace, _, pod = label.partition("/")
-    quoted = {k: json.dumps(v) for k, v in (("namespace", namespace), ("pod", pod or namespace))}
-    return f"{{namespace={quoted['namespace']}, pod={quoted['pod']}}}"
+    return [
+        f"{{{RUN_LABEL}={json.dumps(label)}}}",
+        f"{{namespace={json.dumps(namespace)}, pod={json.dumps(pod or namespace)}}}",
+    ]
 
 
 def queries(label: str, start: datetime, end: datetime) -> dict[str, str]:
@@ -42,11 +46,12 @@ def queries(label: str, start: datetime, end: datetime) -> dict[str, str]:
     dcgm-exporter repeats a whole GPU's counter on each of its MIG instances, so the
     instances of one GPU are collapsed with max, not summed."""
     seconds = max(int((end - start).total_seconds()), 1)
-    series = f"{ENERGY}{selector(label)}"
-    return {
-        "energy_mj": f"max by (UUID) (increase({series}[{seconds}s]))",
-        "samples": f"max by (UUID) (count_over_time({series}[{seconds}s]))",
-    }
+
+    def per_gpu(function: str) -> str:
+        either = " or ".join(f"{function}({ENERGY}{s}[{seconds}s])" for s in selectors(label))
+        return f"max by (UUID) ({either})"
+
+    return {"energy_mj": per_gpu("increase"), "samples": per_gpu("count_over_time")}
 
 
 def _ask(store: MetricsStore, query: str, at: datetime) -> dict[str, float]:
@@ -96,7 +101,7 @@ def read_energy(store: MetricsStore, label: str, start: datetime, end: datetime)
     else:
         if not energy_mj:
             reading.status = StoreReading.Status.EMPTY
-            reading.error = f"no {ENERGY} series for {selector(label)} in the window"
+            reading.error = f"no {ENERGY} series for {' or '.join(selectors(label))} in the window"
         else:
             reading.status = StoreReading.Status.OK
             reading.per_gpu = {

@@ -186,9 +186,15 @@ def _series(request: Any, proto: str) -> Iterator[tuple[dict[str, str], list[tup
         yield labels, [(s.value, s.timestamp) for s in ts.samples]
 
 
+RUN_LABEL = "greenlight_run"  # a pod label naming the run its pods share (see the README)
+
+
 def run_label(labels: dict[str, str]) -> str | None:
-    """The job a series belongs to: dcgm-exporter's Kubernetes pod mapping (namespace/pod),
-    else Prometheus' own job label's value is not a workload, so no label."""
+    """The job a series belongs to: the run its pod names (`greenlight_run`, for a job of
+    many pods), else dcgm-exporter's Kubernetes pod mapping (namespace/pod); Prometheus'
+    own `job` label names a scrape target, not a workload, so no label."""
+    if labels.get(RUN_LABEL):
+        return labels[RUN_LABEL]
     if labels.get("pod"):
         return f"{labels.get('namespace') or 'default'}/{labels['pod']}"
     return None

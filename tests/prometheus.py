@@ -31,9 +31,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def dcgm_exporter(namespace: str, pod: str, mig: bool = False) -> Iterator[str]:
+def dcgm_exporter(namespace: str, pod: str, mig: bool = False, run: str = "") -> Iterator[str]:
     """dcgm-exporter's metrics for two GPUs (one series per MIG instance when `mig`) whose
-    energy counters rise with real time at a constant WATTS; yields host:port."""
+    energy counters rise with real time at a constant WATTS, each GPU in its own pod
+    (`pod`-0, `pod`-1) when `run` names the run the pods share; yields host:port."""
     started = time.time()
 
     def scrape() -> str:
@@ -43,7 +44,8 @@ def dcgm_exporter(namespace: str, pod: str, mig: bool = False) -> Iterator[str]:
             for instance in ("1", "2") if mig else ("",):
                 labels = (
                     f'gpu="{gpu}",UUID="{uuid}",device="nvidia{gpu}",modelName="NVIDIA H100 80GB HBM3",'
-                    f'Hostname="node-7",container="trainer",namespace="{namespace}",pod="{pod}"'
+                    f'Hostname="node-7",container="trainer",namespace="{namespace}",'
+                    + (f'pod="{pod}-{gpu}",greenlight_run="{run}"' if run else f'pod="{pod}"')
                     + (f',GPU_I_ID="{instance}"' if instance else "")
                 )
                 lines.append(f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{labels}}} {int(5e9 + watts * elapsed_ms)}")

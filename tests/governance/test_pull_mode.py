@@ -39,9 +39,10 @@ scrape_configs:
   - job_name: dcgm
     static_configs: [{{targets: ["{exporter}"]}}]
 """
-    # MIG: each GPU's counter appears once per instance; the store must count it once.
+    # A job of two pods (one per GPU, sharing the run's greenlight_run label), each GPU in
+    # two MIG instances: each GPU's counter appears once per instance and counts once.
     with (
-        dcgm_exporter(team.project.slug, "train-pull", mig=True) as exporter,
+        dcgm_exporter(team.project.slug, "train-pull", mig=True, run=f"{team.project.slug}/train-pull") as exporter,
         prometheus(tmp_path, config.format(exporter=exporter)) as url,
     ):
         wait_for(url, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION")  # the series exists before the run starts

@@ -318,3 +318,15 @@ def test_hostile_writes_get_a_4xx_or_a_quarantine_and_lose_nothing_else(db):
     ]
     assert Sample.objects.filter(device__uuid=GPUS[0][0]).count() == 6  # the good series, whole
     assert Sample.objects.get(device__uuid="GPU-nan").power_w is None  # a stale marker: no reading
+
+
+def test_a_job_of_many_pods_is_one_run_by_its_greenlight_run_label(db):
+    client = writer(fleet_key())
+    now_ms = int(time.time() * 1000)
+    series = []
+    for n, (uuid, gpu) in enumerate(GPUS):
+        labels = {"UUID": uuid, "gpu": gpu, "namespace": "research", "pod": f"train-42-worker-{n}"}
+        labels["greenlight_run"] = "research/train-42"
+        series.append(({"__name__": "DCGM_FI_DEV_POWER_USAGE", **labels}, [(200.0, now_ms)]))
+    assert send(client, v1_body(series)).status_code == 204
+    assert set(Sample.objects.values_list("label", flat=True)) == {"research/train-42"}
