@@ -17,7 +17,7 @@ from django.utils import timezone
 from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Role, Run, RunStatus, Stage, TokenScope
 from governance.services import budgets, registry, release_gate, reports, reviews, runs, tokens
 from lca.models import Facility, HardwareModel
-from telemetry.demo import DEMO_LABEL, seed_prometheus, seed_telemetry
+from telemetry.demo import DEMO_LABEL, DEMO_SERVING_LABEL, seed_prometheus, seed_telemetry
 from telemetry.models import MinuteRollup
 
 DEMO_PASSWORD = "greenlight-demo"
@@ -122,8 +122,8 @@ def seed_registry() -> DemoResult:
         for username, _, roles, staff in PEOPLE
     ]
     enrolment_token = seed_telemetry()
-    seed_prometheus()
     seed_governance(project, people)
+    seed_prometheus()  # after the serving deployment it reports usage for
     return DemoResult(logins=logins, token=secret, enrolment_token=enrolment_token)
 
 
@@ -206,6 +206,16 @@ def seed_governance(project: Project, people: dict[str, User]) -> None:
     report = reports.request_report(review=review, actor=alice)
     reports.render_report(report.pk)
     release_gate.release_version(version=chat, actor=pipeline)
+    runs.open_deployment(  # served from a fleet whose Prometheus reports its GPU and vLLM counters
+        version=chat,
+        actor=pipeline,
+        name="chat serving (vLLM)",
+        label=DEMO_SERVING_LABEL,
+        facility=facility,
+        hardware=h100,
+        accelerator_count=1,
+        started_at=timezone.now() - timedelta(hours=2),
+    )
 
     waiting = reviews.create_review(
         version=mini,

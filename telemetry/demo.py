@@ -19,6 +19,7 @@ from telemetry.services import create_enrolment_token, enrol_agent
 DEMO_HOST = "demo-gpu-host-1"
 DEMO_PROMETHEUS = "demo-prometheus"  # a fleet's Prometheus, remote-writing dcgm-exporter series
 DEMO_POD_LABEL = "aurora/eval-sweep"  # dcgm-exporter's namespace/pod
+DEMO_SERVING_LABEL = "aurora/chat-serve"  # a vLLM pod serving aurora-chat 1.1
 DEMO_LABEL = "aurora/chat-1.1-ft"  # the project's namespace, then the job
 DEMO_NAMESPACE = "aurora"
 
@@ -49,9 +50,10 @@ def seed_telemetry(*, gpus: int = 4, hours: float = 2.0, step_s: float = 10.0) -
 
 def seed_prometheus(*, minutes: int = 60, scrape_s: int = 15) -> None:
     """A fleet without Greenlight's agent: its Prometheus remote-writes an hour of
-    dcgm-exporter series for a node whose GPU 0 runs an evaluation pod and whose GPU 1
-    is split into MIG instances, one running the pod at 70 % activity, one a notebook at
-    10 %, one idle (idempotent)."""
+    dcgm-exporter series for a node whose GPU 0 runs a vLLM pod serving aurora-chat 1.1
+    (its token and request counters too) and whose GPU 1 is split into MIG instances, one
+    running an evaluation pod at 70 % activity, one a notebook at 10 %, one idle
+    (idempotent)."""
     if Agent.objects.filter(hostname=DEMO_PROMETHEUS).exists():
         return
     _, token = create_enrolment_token(name="demo Prometheus", label_namespaces=[DEMO_NAMESPACE])
@@ -59,9 +61,9 @@ def seed_prometheus(*, minutes: int = 60, scrape_s: int = 15) -> None:
     request: Any = remote_write.WriteRequest()
     end_ms = int(time.time() * 1000) - 600_000
     points = range(end_ms - minutes * 60_000, end_ms + 1, scrape_s * 1000)
-    pod = DEMO_POD_LABEL.split("/", 1)[1]
+    pod, serving = DEMO_POD_LABEL.split("/", 1)[1], DEMO_SERVING_LABEL.split("/", 1)[1]
     consumers = [  # (GPU, watts, MIG instance, pod, activity)
-        (0, 520.0, "", pod, 0.85),
+        (0, 520.0, "", serving, 0.85),
         (1, 410.0, "1", pod, 0.7),
         (1, 410.0, "2", "notebook-ada", 0.1),
         (1, 410.0, "3", "", 0.0),
@@ -84,6 +86,19 @@ def seed_prometheus(*, minutes: int = 60, scrape_s: int = 15) -> None:
         for ms in points:
             for name, value in zip(names, (7e9 + watts * (ms - points[0]), watts, activity), strict=True):
                 series[name].samples.add(value=value, timestamp=ms)
+    # vLLM's counters on the serving pod: 1,200 prompt and 400 generated tokens, 2 requests a second.
+    for name, per_s in (
+        ("vllm:prompt_tokens_total", 1200),
+        ("vllm:generation_tokens_total", 400),
+        ("vllm:request_success_total", 2),
+    ):
+        counter = request.timeseries.add()
+        for k, v in sorted(
+            {"__name__": name, "namespace": DEMO_NAMESPACE, "pod": serving, "model_name": "aurora-chat"}.items()
+        ):
+            counter.labels.add(name=k, value=v)
+        for ms in points:
+            counter.samples.add(value=per_s * (ms - points[0]) / 1000, timestamp=ms)
     remote_write.write(agent=agent, body=bytes(cramjam.snappy.compress_raw(request.SerializeToString())))
     while roll_up_pending():
         pass
