@@ -13,13 +13,14 @@ import os
 import socket
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from urllib.parse import urlencode
 
 from django.utils import timezone
 
 from config.metrics import PULL_QUERIES, PULL_QUERY_SECONDS
-from telemetry.models import MetricsStore, StoreReading
+from telemetry.models import Attribution, MetricsStore, StoreReading
 from telemetry.remote_write import RUN_LABEL
 
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver loaded, a counter
@@ -41,17 +42,29 @@ def selectors(label: str) -> list[str]:
     ]
 
 
+ACTIVE = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"  # per MIG instance
+
+
 def queries(label: str, start: datetime, end: datetime) -> dict[str, str]:
-    """Per GPU (UUID): the energy counter's increase over the window, and its samples.
-    dcgm-exporter repeats a whole GPU's counter on each of its MIG instances, so the
-    instances of one GPU are collapsed with max, not summed."""
+    """Per GPU (UUID): the energy counter's increase over the window, its samples, and the
+    label's share of the GPU. dcgm-exporter repeats a whole GPU's counter on each of its MIG
+    instances (and on each pod time-slicing it), so the repeats of one GPU are collapsed
+    with max, and the label gets the part its series' engine activity is of all of the
+    GPU's series' (`active_share`), else the part its series are of them (`series_share`):
+    the same apportioning as Remote-Write's, averaged over the window."""
     seconds = max(int((end - start).total_seconds()), 1)
 
-    def per_gpu(function: str) -> str:
-        either = " or ".join(f"{function}({ENERGY}{s}[{seconds}s])" for s in selectors(label))
-        return f"max by (UUID) ({either})"
+    def mine(function: str, metric: str = ENERGY) -> str:
+        return " or ".join(f"{function}({metric}{s}[{seconds}s])" for s in selectors(label))
 
-    return {"energy_mj": per_gpu("increase"), "samples": per_gpu("count_over_time")}
+    return {
+        "energy_mj": f"max by (UUID) ({mine('increase')})",
+        "samples": f"max by (UUID) ({mine('count_over_time')})",
+        "active_share": f"sum by (UUID) ({mine('avg_over_time', ACTIVE)})"
+        f" / on (UUID) sum by (UUID) (avg_over_time({ACTIVE}[{seconds}s]))",
+        "series_share": f"count by (UUID) ({mine('last_over_time')})"
+        f" / on (UUID) count by (UUID) (last_over_time({ENERGY}[{seconds}s]))",
+    }
 
 
 def _ask(store: MetricsStore, query: str, at: datetime) -> dict[str, float]:
@@ -94,8 +107,9 @@ def read_energy(store: MetricsStore, label: str, start: datetime, end: datetime)
         asked_at=timezone.now(),
     )
     try:
-        with PULL_QUERY_SECONDS.time():
-            energy_mj, samples = _ask(store, asked["energy_mj"], end), _ask(store, asked["samples"], end)
+        with PULL_QUERY_SECONDS.time(), ThreadPoolExecutor(max_workers=len(asked)) as pool:
+            # The four queries at once: the store answers them in parallel.
+            energy_mj, samples, active, series = pool.map(lambda query: _ask(store, query, end), asked.values())
     except StoreUnavailable as exc:
         reading.status, reading.error = exc.status, str(exc)
     else:
@@ -104,13 +118,28 @@ def read_energy(store: MetricsStore, label: str, start: datetime, end: datetime)
             reading.error = f"no {ENERGY} series for {' or '.join(selectors(label))} in the window"
         else:
             reading.status = StoreReading.Status.OK
+            shares = {uuid: _share(active.get(uuid), series.get(uuid, 1.0)) for uuid in energy_mj}
             reading.per_gpu = {
-                uuid: {"energy_kwh": mj / 3.6e9, "samples": int(samples.get(uuid, 0))}
+                uuid: {
+                    "energy_kwh": mj * shares[uuid][0] / 3.6e9,
+                    "metered_kwh": mj / 3.6e9,
+                    "share": shares[uuid][0],
+                    "attribution": shares[uuid][1],
+                    "samples": int(samples.get(uuid, 0)),
+                }
                 for uuid, mj in sorted(energy_mj.items())
             }
-            reading.energy_kwh = sum(mj for mj in energy_mj.values()) / 3.6e9
+            reading.energy_kwh = sum(gpu["energy_kwh"] for gpu in reading.per_gpu.values())
             expected = max((end - start).total_seconds() / store.scrape_interval_s, 1.0) * len(energy_mj)
             reading.coverage = min(1.0, sum(samples.values()) / expected)
     reading.save()
     PULL_QUERIES.labels(reading.status).inc()
     return reading
+
+
+def _share(active: float | None, series: float) -> tuple[float, str]:
+    """The label's part of one GPU: by engine activity where the GPU's series report it
+    and some is busy, else by its count of the GPU's series (1 for a GPU of its own)."""
+    if active is not None and active == active and active > 0:  # NaN: all idle (0 / 0)
+        return min(active, 1.0), Attribution.ENGINE_ACTIVE if active < 1 else "whole"
+    return series, Attribution.EQUAL if series < 1 else "whole"

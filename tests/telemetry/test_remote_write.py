@@ -8,11 +8,13 @@ from urllib.request import urlopen
 
 import cramjam
 import pytest
+from django.db.models import Max, Min
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from telemetry import queries
-from telemetry.models import Device, IngestBatch, QuarantinedSample, Sample
+from telemetry.models import Device, IngestBatch, MetricsStore, QuarantinedSample, Sample
+from telemetry.promql import read_energy
 from telemetry.remote_write import V1, V2, RequestV2, WriteRequest
 from telemetry.rollups import roll_up_pending
 from telemetry.services import create_enrolment_token, enrol_agent
@@ -201,6 +203,11 @@ remote_write:
                     answer = json.load(urlopen(f"{server}/api/v1/query?{urlencode({'query': query})}"))
                     counted = sum(float(r["value"][1]) for r in answer["data"]["result"])
                     time.sleep(0.5)
+                # The same Prometheus as a pull-mode store: job a's part of the MIG GPU.
+                mig_gpu = exporter.backend.gpus[0].uuid
+                span = Sample.objects.filter(device__uuid=mig_gpu).aggregate(first=Min("ts"), last=Max("ts"))
+                store = MetricsStore.objects.create(name="fleet Prometheus", url=server, scrape_interval_s=1)
+                pulled = read_energy(store, "research/a", span["first"], span["last"])
         finally:
             metrics_server.shutdown()
     assert hidden == [204, 204, 204]  # stored, then sent again by Prometheus …
@@ -230,6 +237,12 @@ remote_write:
     jobs = [queries.energy(start=mig_window[0], end=mig_window[1], labels=[f"research/{j}"]) for j in "ab"]
     assert jobs[0].energy_kwh > jobs[1].energy_kwh > 0  # instance 1 is the busier
     assert sum(j.energy_kwh for j in jobs) + balance.idle_kwh == pytest.approx(balance.metered_kwh, rel=0.02)
+    # Pull mode apportions the same way (by the instances' engine activity, 0.6 : 0.3 : idle).
+    assert pulled.status == "ok" and pulled.per_gpu[mig_gpu]["attribution"] == "engine_active"
+    assert pulled.per_gpu[mig_gpu]["share"] == pytest.approx(0.6 / 0.9, rel=0.02)
+    minutes = (span["first"] - timedelta(minutes=1), span["last"] + timedelta(minutes=1))  # rollups are whole minutes
+    pushed_a = queries.energy(start=minutes[0], end=minutes[1], labels=["research/a"])
+    assert pulled.energy_kwh == pytest.approx(pushed_a.energy_kwh, rel=0.1)
 
 
 def test_keplers_container_joules_are_the_pods_host_energy(db):

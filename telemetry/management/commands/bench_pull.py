@@ -1,7 +1,7 @@
 """Pull mode at fleet scale: a run on --gpus GPUs for --hours, its dcgm-exporter energy
 counters backfilled into a real Prometheus with Prometheus' own tool (`promtool tsdb
 create-blocks-from openmetrics`), then the run's energy asked the way Greenlight asks it
-(telemetry.promql.read_energy: two instant queries over the window). Prints how long the
+(telemetry.promql.read_energy: four instant queries over the window, at once). Prints how long the
 data took to build and the answer's time, p50 and worst of --repeat asks."""
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ class Command(BaseCommand):
             f"(truth {truth_kwh:,.1f} kWh; coverage {reading.coverage:.0%})"
         )
         self.stdout.write(
-            f"pull-mode answer p50    {statistics.median(times) * 1000:>8.0f} ms (two instant queries, {repeat} asks)"
+            f"pull-mode answer p50    {statistics.median(times) * 1000:>8.0f} ms "
+            f"(four instant queries at once, {repeat} asks)"
         )
         self.stdout.write(f"pull-mode answer worst  {max(times) * 1000:>8.0f} ms")
 
