@@ -1,0 +1,3 @@
+from greenlight_cli.main import main
+
+main()
