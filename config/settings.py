@@ -34,6 +34,11 @@ if not AUDIT_CHAIN_KEY:
         raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be set when DEBUG is off.")
     AUDIT_CHAIN_KEY = "insecure-development-audit-key-only-used-with-DEBUG-on"
 
+# Release attestations are signed with this Ed25519 private key (PEM; or
+# ATTESTATION_SIGNING_KEY_FILE). Without one, releases leave no attestation and its
+# endpoint says why; with DEBUG on, a development key is made under MEDIA_ROOT.
+ATTESTATION_SIGNING_KEY = env.str("ATTESTATION_SIGNING_KEY", default="")
+
 # Outbound requests (webhooks) go to public addresses only; list networks that may be
 # reached anyway, e.g. 127.0.0.0/8 for a receiver on this machine (CIDR, comma-separated).
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])

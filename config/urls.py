@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config.api import IdConverter
 from config.metrics import metrics
+from governance.views import attestation_key
 
 register_converter(IdConverter, "id")  # before the apps' URLs, which use <id:pk>
 
@@ -19,6 +20,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("metrics", metrics, name="metrics"),
+    path(".well-known/greenlight/attestation-key.pem", attestation_key, name="attestation-key"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

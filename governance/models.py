@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -168,6 +169,12 @@ class ModelVersion(models.Model):
     training_tokens = models.BigIntegerField(null=True, blank=True, help_text="Tokens seen by this version's training.")
     modality = models.CharField(max_length=16, choices=Modality.choices, default=Modality.TEXT)
     description = models.TextField(blank=True)
+    artifact_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9a-f]{64}$", "The SHA-256 of the model artefact, 64 lowercase hex digits.")],
+        help_text="The released artefact's digest: the subject of the release attestation.",
+    )
     # Changed only by services (the release gate decides `released`), never by forms or the API.
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
     share_of_base = models.FloatField(
@@ -663,3 +670,16 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.actor} {self.action} {self.object_type}:{self.object_id}"
+
+
+class ReleaseAttestation(models.Model):
+    """The signed statement a release leaves: an in-toto Statement about the version's
+    artefact, in a DSSE envelope signed with the server's Ed25519 key."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.PROTECT, related_name="attestation")
+    envelope = models.JSONField()
+    key_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"attestation of {self.version}"

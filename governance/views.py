@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from governance.access import may_edit_registry, roles_in, webhooks_managed_by
 from governance.downloads import report_file
@@ -42,6 +42,7 @@ from governance.models import (
 )
 from governance.queries import history_of, project_history, recent_gate_decisions, reviews_waiting_for
 from governance.services import (
+    attestations,
     audit,
     footprints,
     ledger,
@@ -395,3 +396,12 @@ def statement(request: HttpRequest) -> HttpResponse:
         "chain": audit.published_head(),
     }
     return render(request, "governance/statement.html", context)
+
+
+@require_GET
+def attestation_key(request: HttpRequest) -> HttpResponse:
+    """The public key release attestations are signed with (PEM), for verifiers and admission policies."""
+    pem = attestations.public_key_pem()
+    if pem is None:
+        return HttpResponse("No attestation signing key is configured.\n", status=404, content_type="text/plain")
+    return HttpResponse(pem, content_type="application/x-pem-file")

@@ -12,6 +12,7 @@ Exit codes:
   6  not found (the model, version, run or report)
   7  not permitted (the token's scopes or the project's roles)
   8  server unreachable, or it answered with an error (5xx)
+  9  an attestation that does not verify (signature, key or artefact)
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import click
 import httpx
 
 OK, BLOCKED, REVIEW_PENDING, EVIDENCE_MISSING, NOT_FOUND, NOT_PERMITTED, UNREACHABLE = 0, 3, 4, 5, 6, 7, 8
+NOT_VERIFIED = 9
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
 REVIEW_RULES = {"approved_review"}
 EVIDENCE_RULES = {"audit_report", "telemetry_coverage", "figures_current"}
 # --kind → (the API's name for the file, the file's suffix)
@@ -297,3 +300,86 @@ def reports_fetch(client: Client, report_id: int, kind: str, output: Path | None
     target = output or Path(f"greenlight-report-{report_id}.{suffix}")
     target.write_bytes(response.content)
     click.echo(json.dumps({"file": str(target), "bytes": len(response.content)}) if client.as_json else str(target))
+
+
+@main.group()
+def attest() -> None:
+    """Release attestations."""
+
+
+@attest.command("fetch")
+@click.argument("model", required=False)
+@click.argument("version", required=False)
+@click.option("--version-id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.pass_obj
+def attest_fetch(client: Client, model: str | None, version: str | None, version_id: int | None, output: Path) -> None:
+    """Downloads a released version's attestation (a DSSE envelope)."""
+    pk = client.version_id(model, version, version_id)
+    output.write_text(json.dumps(client.json("GET", f"model-versions/{pk}/attestation/"), indent=2))
+    click.echo(json.dumps({"file": str(output)}) if client.as_json else str(output))
+
+
+@attest.command("verify")
+@click.argument("envelope_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--artifact", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The server's public key (PEM), from /.well-known/greenlight/attestation-key.pem.",
+)
+@click.pass_obj
+def attest_verify(client: Client, envelope_file: Path, artifact: Path, key_file: Path) -> None:
+    """Verifies an attestation offline: the signature with the key, and the artefact's SHA-256 against its subject."""
+    statement = verify(json.loads(envelope_file.read_text()), key_file.read_bytes(), artifact.read_bytes())
+    if isinstance(statement, str):
+        fail(NOT_VERIFIED, statement, client.as_json)
+    predicate = statement["predicate"]
+    summary = {
+        "verified": True,
+        "subject": statement["subject"][0]["name"],
+        "review": predicate.get("review"),
+        "approvers": predicate.get("approvers"),
+        "policy_version": predicate.get("policy_version"),
+    }
+    if client.as_json:
+        click.echo(json.dumps(summary))
+    else:
+        approvers = ", ".join(f"{a['username']} ({a['role']})" for a in predicate.get("approvers", []))
+        click.echo(
+            f"VERIFIED {summary['subject']}: approved by {approvers or 'nobody'}; policy {summary['policy_version']}"
+        )
+
+
+def verify(envelope: dict[str, Any], public_pem: bytes, artifact: bytes) -> dict[str, Any] | str:
+    """The in-toto Statement if the DSSE envelope is signed by this Ed25519 key and its
+    subject is this artefact; else why not."""
+    import base64
+    import hashlib
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    key = load_pem_public_key(public_pem)
+    if not isinstance(key, Ed25519PublicKey):
+        return "the key is not an Ed25519 public key"
+    if envelope.get("payloadType") != PAYLOAD_TYPE:
+        return f"the envelope's payload type is not {PAYLOAD_TYPE}"
+    payload = base64.b64decode(envelope.get("payload", ""))
+    pae = b"DSSEv1 %d %b %d %b" % (len(PAYLOAD_TYPE), PAYLOAD_TYPE.encode(), len(payload), payload)
+    for signature in envelope.get("signatures", []):
+        try:
+            key.verify(base64.b64decode(signature.get("sig", "")), pae)
+            break
+        except (InvalidSignature, ValueError):
+            continue
+    else:
+        return "no signature of the envelope verifies with this key"
+    statement: dict[str, Any] = json.loads(payload)
+    digest = hashlib.sha256(artifact).hexdigest()
+    if not any(s.get("digest", {}).get("sha256") == digest for s in statement.get("subject", [])):
+        return f"the artefact (sha256 {digest[:12]}…) is not the attestation's subject"
+    return statement

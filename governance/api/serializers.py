@@ -75,6 +75,12 @@ class ModelVersionInput(StrictSerializer):
     training_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     modality = serializers.ChoiceField(choices=Modality.choices, default=Modality.TEXT)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    artifact_sha256 = serializers.RegexField(
+        r"^[0-9a-f]{64}$",
+        required=False,
+        allow_blank=True,
+        help_text="The artefact's SHA-256 (64 lowercase hex digits).",
+    )
 
 
 class ModelVersionUpdate(StrictSerializer):
@@ -86,6 +92,12 @@ class ModelVersionUpdate(StrictSerializer):
     training_tokens = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     modality = serializers.ChoiceField(choices=Modality.choices, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    artifact_sha256 = serializers.RegexField(
+        r"^[0-9a-f]{64}$",
+        required=False,
+        allow_blank=True,
+        help_text="The artefact's SHA-256 (64 lowercase hex digits).",
+    )
 
 
 class MembershipInput(StrictSerializer):
@@ -130,6 +142,7 @@ class ModelVersionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "training_tokens",
             "modality",
             "description",
+            "artifact_sha256",
             "status",
             "created_at",
         ]

@@ -16,6 +16,7 @@ urlpatterns += [
     path("model-versions/<id:pk>/footprint/", views.VersionFootprintView.as_view(), name="api-version-footprint"),
     path("model-versions/<id:pk>/release-gate/", views.ReleaseGateView.as_view(), name="api-release-gate"),
     path("model-versions/<id:pk>/release/", views.ReleaseView.as_view(), name="api-release"),
+    path("model-versions/<id:pk>/attestation/", views.AttestationView.as_view(), name="api-attestation"),
     path("runs/", views.RunListView.as_view(), name="api-runs"),
     path("runs/<id:pk>/", views.RunDetailView.as_view(), name="api-run"),
     path("runs/<id:pk>/close/", views.RunCloseView.as_view(), name="api-run-close"),

@@ -28,6 +28,7 @@ from governance.models import (
     ModelVersion,
     Project,
     RegisteredModel,
+    ReleaseAttestation,
     Run,
     TokenScope,
     Webhook,
@@ -283,6 +284,25 @@ class ReleaseView(ModelVersionBase):
                 {"message": closed.message, "errors": {}, **closed.decision.as_dict()}, status=status.HTTP_409_CONFLICT
             )
         return Response({**s.ModelVersionOutput(version).data, "gate": decision.as_dict()})
+
+
+class AttestationView(ModelVersionBase):
+    @extend_schema(responses={200: dict, 404: dict})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The release's in-toto attestation: a DSSE envelope signed with the server's Ed25519
+        key (its public key: /.well-known/greenlight/attestation-key.pem)."""
+        version = self.get_object()
+        record = ReleaseAttestation.objects.filter(version=version).first()
+        if record is None:
+            why = (
+                "it is not released"
+                if version.status != "released"
+                else "it was released without an artifact_sha256"
+                if not version.artifact_sha256
+                else "it was released before a signing key was configured"
+            )
+            return Response({"message": f"{version} has no attestation: {why}.", "errors": {}}, status=404)
+        return Response(record.envelope)
 
 
 # --- budgets and webhooks ---

@@ -29,6 +29,7 @@ VERSION_SUBSTANCE_FIELDS = (
     "precision",
     "training_tokens",
     "modality",
+    "artifact_sha256",  # the released artefact: the attestation's subject
 )
 VERSION_EDITABLE_FIELDS = (*VERSION_SUBSTANCE_FIELDS, "description")
 

@@ -23,7 +23,7 @@ from governance.models import (
     StoredFootprint,
     VersionStatus,
 )
-from governance.services import audit, gate_records, ledger, reviews
+from governance.services import attestations, audit, gate_records, ledger, reviews
 from governance.services.budgets import budget_status
 from governance.services.footprints import digest
 
@@ -303,4 +303,5 @@ def _release(*, version: ModelVersion, actor: User) -> tuple[ModelVersion, GateD
         cursor.execute("SELECT governance_release_version(%s, %s)", [version.pk, timezone.now()])
     version.refresh_from_db(fields=["status", "released_at"])
     gate_records.mark_stale([version.pk])  # a new previous release for the model's other versions
+    attestations.issue(version, decision.as_dict())
     return version, decision
