@@ -126,15 +126,24 @@ def main(ctx: click.Context, url: str, token: str, as_json: bool) -> None:
     ctx.obj = Client(url, token, as_json)
 
 
+def _version_args(f: Any) -> Any:
+    """MODEL VERSION, or --version-id: the version a command acts on."""
+    for option in (
+        click.option("--version-id", type=int),
+        click.argument("version", required=False),
+        click.argument("model", required=False),
+    ):
+        f = option(f)
+    return f
+
+
 @main.group()
 def gate() -> None:
     """The release gate."""
 
 
 @gate.command("check")
-@click.argument("model", required=False)
-@click.argument("version", required=False)
-@click.option("--version-id", type=int)
+@_version_args
 @click.pass_obj
 def gate_check(client: Client, model: str | None, version: str | None, version_id: int | None) -> None:
     """Prints the gate's decision and every finding; the exit code says why it is closed."""
@@ -145,9 +154,7 @@ def gate_check(client: Client, model: str | None, version: str | None, version_i
 
 
 @main.command()
-@click.argument("model", required=False)
-@click.argument("version", required=False)
-@click.option("--version-id", type=int)
+@_version_args
 @click.pass_obj
 def release(client: Client, model: str | None, version: str | None, version_id: int | None) -> None:
     """Releases the version through the gate (the token needs the `release` scope)."""
@@ -308,9 +315,7 @@ def attest() -> None:
 
 
 @attest.command("fetch")
-@click.argument("model", required=False)
-@click.argument("version", required=False)
-@click.option("--version-id", type=int)
+@_version_args
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.pass_obj
 def attest_fetch(client: Client, model: str | None, version: str | None, version_id: int | None, output: Path) -> None:
