@@ -1,9 +1,12 @@
 """The `greenlight` command against a live server: each outcome has its exit code."""
 
+import hashlib
 import json
 import sys
 
 from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from greenlight_cli.main import main
 
 from governance.models import AuditReport, Run
@@ -17,8 +20,18 @@ def greenlight(url, token, *args):
     return result.exit_code, result.output
 
 
-def test_the_gate_says_why_it_is_closed_by_its_exit_code(live_server, world, reference_data, eager_tasks, tmp_path):
+def test_the_gate_says_why_it_is_closed_by_its_exit_code(
+    live_server, world, reference_data, eager_tasks, tmp_path, settings
+):
     team, second_lead, version, pipeline = world
+    key = Ed25519PrivateKey.generate()
+    settings.ATTESTATION_SIGNING_KEY = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    artefact = tmp_path / "model.safetensors"
+    artefact.write_bytes(b"released weights")
+    version.artifact_sha256 = hashlib.sha256(artefact.read_bytes()).hexdigest()
+    version.save()
     _, token = token_client(team.pipeline)
     url, name = live_server.url, version.registered_model.name
 
@@ -45,6 +58,17 @@ def test_the_gate_says_why_it_is_closed_by_its_exit_code(live_server, world, ref
     assert code == 0
     version.refresh_from_db()
     assert version.status == "released"
+
+    attestation, public = tmp_path / "attestation.json", tmp_path / "key.pem"
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    code, out = greenlight(url, token, "attest", "fetch", name, "2.0", "-o", str(attestation))
+    assert code == 0
+    code, out = greenlight(
+        url, token, "attest", "verify", str(attestation), "--artifact", str(artefact), "--key", str(public)
+    )
+    assert code == 0 and out.startswith(f"VERIFIED {name}:2.0")
 
     report = AuditReport.objects.get(review_id=review_id)
     pdf, card = tmp_path / "report.pdf", tmp_path / "card.yaml"
