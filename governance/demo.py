@@ -5,6 +5,7 @@ Idempotent: running it again changes nothing but the demo pipeline token."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -205,6 +206,8 @@ def seed_governance(project: Project, people: dict[str, User]) -> None:
     reviews.decide(review=review, reviewer=people["mei"], verdict="approve", note="Mitigations are adequate.")
     report = reports.request_report(review=review, actor=alice)
     reports.render_report(report.pk)
+    chat.artifact_sha256 = hashlib.sha256(b"aurora-chat 1.1 demo weights").hexdigest()  # the attestation's subject
+    chat.save(update_fields=["artifact_sha256"])
     release_gate.release_version(version=chat, actor=pipeline)
     runs.open_deployment(  # served from a fleet whose Prometheus reports its GPU and vLLM counters
         version=chat,

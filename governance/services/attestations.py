@@ -114,8 +114,10 @@ def statement(version: ModelVersion, decision: dict[str, Any]) -> dict[str, Any]
 
 def issue(version: ModelVersion, decision: dict[str, Any]) -> ReleaseAttestation | None:
     """Signs and stores the release's attestation; none without an artefact digest or a key."""
+    if not version.artifact_sha256:
+        return None
     key = _private_key()
-    if key is None or not version.artifact_sha256:
+    if key is None:
         return None
     payload = json.dumps(statement(version, decision), sort_keys=True, separators=(",", ":")).encode()
     envelope = Envelope(payload=payload, payload_type=PAYLOAD_TYPE, signatures={})
