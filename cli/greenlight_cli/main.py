@@ -213,16 +213,15 @@ def _run_options(f: Any) -> Any:
     return f
 
 
-def _start(
-    client: Client, version_id: int, stage: str, facility: str, hardware: str, accelerators: int, label: str
-) -> int:
+def _start(client: Client, options: dict[str, Any]) -> int:
+    """Opens a run from the _run_options; its id."""
     body = {
-        "model_version": version_id,
-        "stage": stage,
-        "facility": facility,
-        "hardware": hardware,
-        "accelerator_count": accelerators,
-        "label": label,
+        "model_version": options["version_id"],
+        "stage": options["stage"],
+        "facility": options["facility"],
+        "hardware": options["hardware"],
+        "accelerator_count": options["accelerators"],
+        "label": options["label"],
     }
     return int(client.json("POST", "runs/", json=body)["id"])
 
@@ -238,15 +237,7 @@ def _close(client: Client, run_id: int, status: str) -> dict[str, Any]:
 @click.pass_obj
 def runs_start(client: Client, /, **options: Any) -> None:
     """Opens a run; prints its id."""
-    run_id = _start(
-        client,
-        options["version_id"],
-        options["stage"],
-        options["facility"],
-        options["hardware"],
-        options["accelerators"],
-        options["label"],
-    )
+    run_id = _start(client, options)
     click.echo(json.dumps({"id": run_id}) if client.as_json else str(run_id))
 
 
@@ -267,15 +258,7 @@ def runs_close(client: Client, run_id: int, status: str) -> None:
 def run(client: Client, /, command: tuple[str, ...], **options: Any) -> None:
     """Opens a run, runs COMMAND with GREENLIGHT_RUN_LABEL set to its label (for the agent
     or DCGM labels), and closes the run with the command's outcome; exits as COMMAND did."""
-    run_id = _start(
-        client,
-        options["version_id"],
-        options["stage"],
-        options["facility"],
-        options["hardware"],
-        options["accelerators"],
-        options["label"],
-    )
+    run_id = _start(client, options)
     env = {**os.environ, "GREENLIGHT_RUN_LABEL": options["label"], "GREENLIGHT_RUN_ID": str(run_id)}
     try:
         code = subprocess.call(list(command), env=env)
