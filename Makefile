@@ -14,6 +14,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# MLflow's tracking server, a peer of the tests only (see requirements-mlflow.txt).
+$(VENV)/mlflow/.installed: requirements-mlflow.txt | $(VENV)/.installed
+	$(PYTHON) -m venv $(VENV)/mlflow
+	$(VENV)/mlflow/bin/python -m pip install --quiet -r requirements-mlflow.txt
+	touch $@
+
 ## System packages (Pango for PDFs; Chromium too for the tests): installed when root, else the exact command.
 system:
 	./bin/system-packages $(SYSTEM_PACKAGES)
@@ -25,7 +31,7 @@ run: venv system
 
 ## The whole test suite (against DATABASE_URL when set, the embedded PostgreSQL otherwise).
 test: SYSTEM_PACKAGES = chromium prometheus
-test: venv system
+test: venv system $(VENV)/mlflow/.installed
 	DEBUG=$${DEBUG:-1} $(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv

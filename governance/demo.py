@@ -6,6 +6,8 @@ Idempotent: running it again changes nothing but the demo pipeline token."""
 from __future__ import annotations
 
 import hashlib
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -15,8 +17,19 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from governance.models import ApiToken, ModelVersion, Project, RegisteredModel, Role, Run, RunStatus, Stage, TokenScope
-from governance.services import budgets, registry, release_gate, reports, reviews, runs, tokens
+from governance.models import (
+    ApiToken,
+    MlflowHook,
+    ModelVersion,
+    Project,
+    RegisteredModel,
+    Role,
+    Run,
+    RunStatus,
+    Stage,
+    TokenScope,
+)
+from governance.services import budgets, mlflow_events, registry, release_gate, reports, reviews, runs, tokens
 from lca.models import Facility, HardwareModel
 from telemetry.demo import DEMO_LABEL, DEMO_SERVING_LABEL, seed_prometheus, seed_telemetry
 from telemetry.models import MinuteRollup
@@ -124,6 +137,7 @@ def seed_registry() -> DemoResult:
     ]
     enrolment_token = seed_telemetry()
     seed_governance(project, people)
+    seed_mlflow(project, people)
     seed_prometheus()  # after the serving deployment it reports usage for
     return DemoResult(logins=logins, token=secret, enrolment_token=enrolment_token)
 
@@ -227,3 +241,34 @@ def seed_governance(project: Project, people: dict[str, User]) -> None:
         training_inventory="One failed distillation run on Jean Zay (estimated; no telemetry).",
     )
     reviews.submit_review(review=waiting, actor=alice)
+
+
+def seed_mlflow(project: Project, people: dict[str, User]) -> None:
+    """The project's MLflow registry, connected, and one delivery as MLflow sends it: a new
+    version of aurora-chat, registered with its lineage and a draft review for alice."""
+    if MlflowHook.objects.filter(project=project).exists():
+        return
+    hook = mlflow_events.connect(project=project, actor=people["alice"], default_author=people["alice"])
+    run_id = "5d1c0e7a9b3f4e2a8c6d0b1a2f3e4d5c"
+    body = json.dumps(
+        {
+            "entity": "model_version",
+            "action": "created",
+            "timestamp": timezone.now().isoformat(),
+            "data": {
+                "name": "aurora-chat",
+                "version": "1.2",
+                "source": f"runs:/{run_id}/model",
+                "run_id": run_id,
+                "tags": {"greenlight.base_model": "aurora-chat/1.1", "greenlight.adaptation": "adapter"},
+                "description": "Nightly LoRA refresh, registered in MLflow.",
+            },
+        }
+    ).encode()
+    delivery, sent = str(uuid.uuid4()), str(int(timezone.now().timestamp()))
+    headers = {
+        mlflow_events.DELIVERY_HEADER: delivery,
+        mlflow_events.TIMESTAMP_HEADER: sent,
+        mlflow_events.SIGNATURE_HEADER: mlflow_events.sign(hook.secret, delivery, sent, body),
+    }
+    mlflow_events.receive(project_slug=project.slug, headers=headers, body=body)

@@ -15,3 +15,7 @@ class NotFound(GovernanceError):
 
 class Conflict(GovernanceError):
     status = 409
+
+
+class Unauthenticated(GovernanceError):
+    status = 401

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 
 from governance.errors import GovernanceError
 from governance.models import Adaptation, Modality, ModelVersion, Precision, ReviewDecision, TokenScope
@@ -19,6 +23,23 @@ class ProjectForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(max_length=80, help_text="Short name used in links, e.g. 'assistant-llm'.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class MlflowConnectForm(forms.Form):
+    default_author = forms.ModelChoiceField(
+        queryset=User.objects.none(), help_text="Writes the draft review of a version without a greenlight.author tag."
+    )
+    production_aliases = forms.CharField(
+        initial="production, champion",
+        help_text="Comma-separated aliases that mean serving: set on an unreleased version, they notify the officers.",
+    )
+
+    def __init__(self, *args: Any, authors: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["default_author"].queryset = authors  # type: ignore[attr-defined]
+
+    def clean_production_aliases(self) -> list[str]:
+        return [a.strip() for a in self.cleaned_data["production_aliases"].split(",") if a.strip()]
 
 
 class RegisteredModelForm(forms.Form):

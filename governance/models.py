@@ -40,6 +40,10 @@ def default_signoff_roles() -> list[str]:
     return [Role.SUSTAINABILITY_OFFICER.value, Role.ML_LEAD.value]
 
 
+def default_production_aliases() -> list[str]:
+    return ["production", "champion"]
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -175,6 +179,9 @@ class ModelVersion(models.Model):
         validators=[RegexValidator(r"^[0-9a-f]{64}$", "The SHA-256 of the model artefact, 64 lowercase hex digits.")],
         help_text="The released artefact's digest: the subject of the release attestation.",
     )
+    # Where a model registry knows this version from (MLflow: models:/… or runs:/…, and its run).
+    source_uri = models.CharField(max_length=500, blank=True)
+    source_run_id = models.CharField(max_length=64, blank=True)
     # Changed only by services (the release gate decides `released`), never by forms or the API.
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
     share_of_base = models.FloatField(
@@ -683,3 +690,40 @@ class ReleaseAttestation(models.Model):
 
     def __str__(self) -> str:
         return f"attestation of {self.version}"
+
+
+class MlflowHook(models.Model):
+    """A project's MLflow model registry: its webhooks are verified with `secret`
+    (HMAC-SHA256, MLflow's v1 scheme) and its new versions get a draft review by
+    the author its `greenlight.author` tag names, else `default_author`."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="mlflow_hook")
+    secret = models.CharField(max_length=100)
+    default_author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    production_aliases = ArrayField(
+        models.CharField(max_length=100),
+        default=default_production_aliases,
+        help_text="Aliases that mean 'serving': set on an unreleased version, they notify the officers.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"MLflow registry of {self.project}"
+
+
+class MlflowDelivery(models.Model):
+    """A signed delivery received, kept so that a replay is recognised."""
+
+    hook = models.ForeignKey(MlflowHook, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=60)
+    outcome = models.TextField()
+    version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["hook", "delivery_id"], name="mlflow_delivery_once")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"

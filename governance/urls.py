@@ -10,6 +10,7 @@ urlpatterns = [
     path("account/tokens/", views.token_list, name="tokens"),
     path("account/tokens/<id:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("webhooks/<id:pk>/test/", views.webhook_test, name="webhook-test"),
+    path("projects/<slug:slug>/mlflow/connect/", views.mlflow_connect, name="mlflow-connect"),
 ]
 
 urlpatterns += [

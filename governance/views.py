@@ -10,18 +10,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from governance.access import may_edit_registry, roles_in, webhooks_managed_by
+from governance.access import is_owner, may_edit_registry, roles_in, webhooks_managed_by
 from governance.downloads import report_file
 from governance.errors import GovernanceError
 from governance.forms import (
     ApiTokenForm,
     CommentForm,
     DecisionForm,
+    MlflowConnectForm,
     ModelVersionForm,
     ProjectForm,
     RegisteredModelForm,
@@ -35,9 +37,12 @@ from governance.models import (
     AuditReport,
     Budget,
     ImpactReview,
+    Membership,
+    MlflowHook,
     ModelVersion,
     Project,
     RegisteredModel,
+    Role,
     Run,
 )
 from governance.queries import history_of, project_history, recent_gate_decisions, reviews_waiting_for
@@ -46,6 +51,7 @@ from governance.services import (
     audit,
     footprints,
     ledger,
+    mlflow_events,
     notifications,
     registry,
     release_gate,
@@ -95,7 +101,12 @@ def project_detail(request: SignedIn, slug: str) -> HttpResponse:
         else:
             messages.success(request, f"Model “{model.name}” registered.")
             return redirect("registered-model", slug=project.slug, pk=model.pk)
-    context = {
+    return render(request, "governance/project.html", _project_context(request, project, form))
+
+
+def _project_context(request: SignedIn, project: Project, form: RegisteredModelForm, **extra: Any) -> dict[str, Any]:
+    hook = MlflowHook.objects.filter(project=project).select_related("default_author").first()
+    return {
         "project": project,
         "budgets": [budget_status(b) for b in project.budgets.select_related("model_version")],
         "history": project_history(project.pk),
@@ -105,8 +116,35 @@ def project_detail(request: SignedIn, slug: str) -> HttpResponse:
         "my_roles": sorted(role.label for role in roles_in(request.user, project)),
         "may_edit": may_edit_registry(request.user, project),
         "form": form,
+        "mlflow": hook,
+        "mlflow_deliveries": hook.deliveries.select_related("version__registered_model")[:10] if hook else [],
+        "mlflow_form": MlflowConnectForm(authors=_authors(project)) if is_owner(request.user, project) else None,
+        **extra,
     }
-    return render(request, "governance/project.html", context)
+
+
+@login_required
+@require_POST
+def mlflow_connect(request: SignedIn, slug: str) -> HttpResponse:
+    """Connects the project's MLflow registry and shows its secret, once."""
+    project = _visible_project(request, slug)
+    form = MlflowConnectForm(request.POST, authors=_authors(project))
+    if form.is_valid():
+        try:
+            hook = mlflow_events.connect(project=project, actor=request.user, **form.cleaned_data)
+        except GovernanceError as error:
+            add_service_errors(form, error)
+        else:
+            context = _project_context(request, project, RegisteredModelForm(), mlflow_secret=hook.secret)
+            return render(request, "governance/project.html", context)
+    context = _project_context(request, project, RegisteredModelForm(), mlflow_form=form)
+    return render(request, "governance/project.html", context, status=400)
+
+
+def _authors(project: Project) -> QuerySet[User]:
+    """Who may write a project's reviews: its owner and its ML leads."""
+    leads = Membership.objects.filter(project=project, roles__name=Role.ML_LEAD.value).values("user_id")
+    return User.objects.filter(Q(pk=project.owner_id) | Q(pk__in=leads)).order_by("username")
 
 
 @login_required

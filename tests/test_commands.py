@@ -12,7 +12,10 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, settings):
     call_command("seed_demo", stdout=out)
     assert "alice" in out.getvalue() and "glt_" in out.getvalue()
     assert Project.objects.count() == 2
-    assert ModelVersion.objects.filter(registered_model__project__slug="aurora").count() == 6
+    assert ModelVersion.objects.filter(registered_model__project__slug="aurora").count() == 7
+    from_mlflow = ModelVersion.objects.get(registered_model__name="aurora-chat", version="1.2")  # its webhook
+    assert from_mlflow.source_run_id and from_mlflow.base_version.version == "1.1"
+    assert from_mlflow.reviews.get().state == "draft"
     lora = ModelVersion.objects.get(registered_model__name="aurora-chat", version="1.1")
     assert [str(v) for v in lora.lineage()] == ["aurora-chat 1.0", "aurora 1.0"]
     assert ApiToken.objects.active().filter(name="demo pipeline").count() == 1

@@ -171,16 +171,46 @@ def versions() -> None:
 
 
 @versions.command("register")
-@click.option("--model-id", type=int, required=True, help="The registered model's id.")
-@click.option("--version", "version", required=True)
+@click.option("--model-id", type=int, help="The registered model's id.")
+@click.option("--version", "version")
 @click.option("--adaptation", default="pretraining", show_default=True)
 @click.option("--parameters", type=float, help="Parameter count.")
 @click.option("--precision")
 @click.option("--base-version-id", type=int)
 @click.option("--from-file", type=click.Path(exists=True, path_type=Path), help="A JSON file of further fields.")
+@click.option(
+    "--from-mlflow",
+    type=click.Path(exists=True, path_type=Path),
+    help="MLflow's model version as JSON (its REST API's get answer); needs --project. "
+    "Registered by the rule MLflow's webhooks follow, with its draft review.",
+)
+@click.option("--project", "project_id", type=int, help="The project's id (with --from-mlflow).")
 @click.pass_obj
-def versions_register(client: Client, /, model_id: int, version: str, from_file: Path | None, **fields: Any) -> None:
-    """Registers a version of a model."""
+def versions_register(
+    client: Client,
+    /,
+    model_id: int | None,
+    version: str | None,
+    from_file: Path | None,
+    from_mlflow: Path | None,
+    project_id: int | None,
+    **fields: Any,
+) -> None:
+    """Registers a version of a model: from flags (--model-id, --version, …) or from
+    MLflow's metadata (--from-mlflow FILE --project ID)."""
+    if from_mlflow:
+        if project_id is None:
+            fail(2, "--from-mlflow needs --project.", client.as_json)
+        metadata = json.loads(from_mlflow.read_text())
+        body = {"model_version": metadata.get("model_version", metadata)}
+        response = client.call("POST", f"projects/{project_id}/mlflow/versions/", json=body)
+        answer = response.json()
+        if response.status_code >= 400:
+            fail(2, _message(response), client.as_json)
+        click.echo(json.dumps(answer) if client.as_json else answer["message"])
+        return
+    if model_id is None or version is None:
+        fail(2, "Give --model-id and --version, or --from-mlflow FILE --project ID.", client.as_json)
     body = {
         **(json.loads(from_file.read_text()) if from_file else {}),
         "registered_model": model_id,

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api import StrictSerializer
@@ -18,6 +20,8 @@ from governance.models import (
     Deployment,
     ImpactReview,
     Membership,
+    MlflowDelivery,
+    MlflowHook,
     Modality,
     ModelVersion,
     Precision,
@@ -32,6 +36,7 @@ from governance.models import (
     Webhook,
     WebhookDelivery,
 )
+from governance.services import mlflow_events
 from lca.models import Facility, HardwareModel
 
 
@@ -105,6 +110,25 @@ class MembershipInput(StrictSerializer):
     roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices), allow_empty=True)
 
 
+class MlflowConnectInput(StrictSerializer):
+    default_author = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.all(),
+        help_text="Author of the draft reviews of versions without a greenlight.author tag.",
+    )
+    production_aliases = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="Aliases that mean serving (default production, champion).",
+    )
+
+
+class MlflowVersionInput(StrictSerializer):
+    model_version = serializers.DictField(
+        help_text="MLflow's model version: its REST API's `model_version` object or its webhook's `data`."
+    )
+
+
 # --- output ---
 
 
@@ -143,6 +167,8 @@ class ModelVersionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "modality",
             "description",
             "artifact_sha256",
+            "source_uri",
+            "source_run_id",
             "status",
             "created_at",
         ]
@@ -436,3 +462,47 @@ class ReportOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "created_at",
             "finished_at",
         ]
+
+
+class MlflowDeliveryOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = MlflowDelivery
+        fields = ["delivery_id", "event", "outcome", "version", "received_at"]
+
+
+class MlflowHookOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    default_author = serializers.CharField(source="default_author.username")
+    webhook_url = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+    deliveries = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MlflowHook
+        fields = ["webhook_url", "events", "default_author", "production_aliases", "created_at", "deliveries"]
+
+    def get_webhook_url(self, hook: MlflowHook) -> str:
+        path = reverse("api-mlflow-webhook", args=[hook.project.slug])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_events(self, hook: MlflowHook) -> list[str]:
+        return list(mlflow_events.EVENTS)
+
+    @extend_schema_field(MlflowDeliveryOutput(many=True))
+    def get_deliveries(self, hook: MlflowHook) -> Any:
+        return MlflowDeliveryOutput(hook.deliveries.all()[:20], many=True).data
+
+
+class MlflowHookSecretOutput(MlflowHookOutput):
+    """Shown once, when the registry is connected: give it to MLflow's create_webhook."""
+
+    secret = serializers.CharField()
+
+    class Meta(MlflowHookOutput.Meta):
+        fields = [*MlflowHookOutput.Meta.fields, "secret"]
+
+
+class MlflowOutcomeOutput(serializers.Serializer):  # type: ignore[type-arg]
+    message = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    review = serializers.IntegerField(allow_null=True)

@@ -8,6 +8,9 @@ urlpatterns = [
     path("projects/<id:pk>/members/", views.MembershipListView.as_view(), name="api-project-members"),
     path("models/", views.RegisteredModelListView.as_view(), name="api-models"),
     path("models/<id:pk>/", views.RegisteredModelDetailView.as_view(), name="api-model"),
+    path("projects/<id:pk>/mlflow/", views.MlflowHookView.as_view(), name="api-project-mlflow"),
+    path("projects/<id:pk>/mlflow/versions/", views.MlflowVersionView.as_view(), name="api-mlflow-versions"),
+    path("integrations/mlflow/<slug:slug>/", views.MlflowWebhookView.as_view(), name="api-mlflow-webhook"),
     path("model-versions/", views.ModelVersionListView.as_view(), name="api-model-versions"),
     path("model-versions/<id:pk>/", views.ModelVersionDetailView.as_view(), name="api-model-version"),
 ]

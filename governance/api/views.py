@@ -25,6 +25,7 @@ from governance.models import (
     Deployment,
     ImpactReview,
     Membership,
+    MlflowHook,
     ModelVersion,
     Project,
     RegisteredModel,
@@ -38,6 +39,7 @@ from governance.services import (
     audit,
     budgets,
     footprints,
+    mlflow_events,
     notifications,
     registry,
     release_gate,
@@ -92,14 +94,16 @@ class ProjectDetailView(RegistryView, generics.RetrieveAPIView):  # type: ignore
         return Response(s.ProjectOutput(project).data)
 
 
-class MembershipListView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]
-    serializer_class = s.MembershipOutput
-    pagination_class = None
-
+class ProjectScopedView(RegistryView):
     def project(self) -> Project:
         project = generics.get_object_or_404(Project.objects.all(), pk=self.kwargs["pk"])
         require_visible(self.request.user, project)
         return project
+
+
+class MembershipListView(ProjectScopedView, generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = s.MembershipOutput
+    pagination_class = None
 
     def get_queryset(self) -> QuerySet[Membership]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no project
@@ -499,3 +503,57 @@ class ReportFileView(ReportBase):
                 status=status.HTTP_409_CONFLICT,
             )
         return report_file(report, kind)
+
+
+# --- MLflow model registry ---
+
+
+class MlflowHookView(ProjectScopedView):
+    """A project's connected MLflow registry: where MLflow posts and what it sent lately."""
+
+    serializer_class = s.MlflowHookOutput
+
+    def get(self, request: Request, pk: int) -> Response:
+        hook = generics.get_object_or_404(
+            MlflowHook.objects.select_related("project", "default_author"), project=self.project()
+        )
+        return Response(s.MlflowHookOutput(hook, context={"request": request}).data)
+
+    @extend_schema(request=s.MlflowConnectInput, responses={201: s.MlflowHookSecretOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        """Connects the registry (owner only); again, it replaces the secret. The secret is shown once."""
+        hook = mlflow_events.connect(project=self.project(), actor=self.person, **self.validated(s.MlflowConnectInput))
+        return Response(
+            s.MlflowHookSecretOutput(hook, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class MlflowVersionView(ProjectScopedView):
+    """Registers a version from MLflow's metadata, by the rule its webhook follows."""
+
+    serializer_class = s.MlflowOutcomeOutput
+
+    @extend_schema(request=s.MlflowVersionInput, responses={201: s.MlflowOutcomeOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.validated(s.MlflowVersionInput)
+        outcome = mlflow_events.register(
+            project=self.project(), mlflow_version=data["model_version"], actor=self.person
+        )
+        return Response(outcome.as_dict(), status=outcome.status)
+
+
+class MlflowWebhookView(generics.GenericAPIView):  # type: ignore[type-arg]
+    """Where MLflow posts its registry events (model_version.created,
+    model_version_alias.created). No token: the X-MLflow-Signature header, an HMAC
+    with the project's secret, authenticates it; a replayed delivery id is refused (409)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    serializer_class = s.MlflowOutcomeOutput
+
+    @extend_schema(
+        request={"application/json": dict}, responses={200: s.MlflowOutcomeOutput, 201: s.MlflowOutcomeOutput}
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        outcome = mlflow_events.receive(project_slug=slug, headers=request.headers, body=request.body)
+        return Response(outcome.as_dict(), status=outcome.status)

@@ -31,7 +31,7 @@ VERSION_SUBSTANCE_FIELDS = (
     "modality",
     "artifact_sha256",  # the released artefact: the attestation's subject
 )
-VERSION_EDITABLE_FIELDS = (*VERSION_SUBSTANCE_FIELDS, "description")
+VERSION_EDITABLE_FIELDS = (*VERSION_SUBSTANCE_FIELDS, "description", "source_uri", "source_run_id")
 
 
 def role_group(role: Role) -> Group:

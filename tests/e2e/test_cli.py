@@ -98,3 +98,29 @@ def test_run_wraps_a_command_and_closes_the_run_with_its_outcome(live_server, wo
 def test_a_server_that_is_down_is_exit_code_8():
     code, out = greenlight(f"http://127.0.0.1:{free_port()}", "glt_x_y", "gate", "check", "--version-id", "1")
     assert code == 8 and "unreachable" in out
+
+
+def test_versions_register_from_mlflow_metadata(live_server, world, reference_data, api, tmp_path):
+    team, _, base, _ = world
+    api(team.owner).post(f"/api/v1/projects/{team.project.pk}/mlflow/", {"default_author": "mllead"}, format="json")
+    _, token = token_client(team.pipeline)
+    metadata = tmp_path / "model_version.json"  # what MLflow's REST API answers for a model version
+    metadata.write_text(
+        json.dumps(
+            {
+                "model_version": {
+                    "name": "aurora",
+                    "version": "7",
+                    "source": "models:/m-5c2d",
+                    "run_id": "9f2b",
+                    "tags": [{"key": "greenlight.base_model", "value": "aurora/2.0"}],
+                }
+            }
+        )
+    )
+    args = ["versions", "register", "--from-mlflow", str(metadata), "--project", str(team.project.pk)]
+    code, out = greenlight(live_server.url, token, *args)
+    assert code == 0 and "Registered aurora 7 and opened its draft review for mllead" in out
+    code, out = greenlight(live_server.url, token, *args)
+    assert code == 2 and "already has a version '7'" in out
+    assert token not in out

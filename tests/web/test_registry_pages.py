@@ -129,3 +129,29 @@ def test_registry_forms_show_only_to_those_who_may_register(client, team, family
             assert (button in client.get(page).content.decode()) is shown, (person.username, page)
     response = client.post(f"/projects/{team.project.slug}/", {"name": "sneaky"}, follow=True)
     assert "needs the project owner or the role" in response.content.decode()  # refused all the same
+
+
+def test_the_owner_connects_mlflow_and_sees_its_secret_once(client, team):
+    page = login(client, team.owner).get("/projects/aurora/")
+    assert b"Connect MLflow" in page.content and b"Not connected" in page.content
+    refused = client.post(
+        "/projects/aurora/mlflow/connect/", {"default_author": team.reviewer.pk, "production_aliases": "prod"}
+    )
+    assert refused.status_code == 400 and b"Select a valid choice" in refused.content  # a reviewer cannot author
+    connected = client.post(
+        "/projects/aurora/mlflow/connect/", {"default_author": team.ml_lead.pk, "production_aliases": "prod, live"}
+    )
+    secret = team.project.mlflow_hook.secret
+    assert connected.status_code == 200 and secret.encode() in connected.content
+    assert team.project.mlflow_hook.production_aliases == ["prod", "live"]
+    again = client.get("/projects/aurora/")
+    assert secret.encode() not in again.content and b"/api/v1/integrations/mlflow/aurora/" in again.content
+    assert b"No deliveries yet" in again.content and b"Reconnect with a new secret" in again.content
+    member = login(client, team.officer).get("/projects/aurora/")
+    assert b"MLflow registry" in member.content and b"Reconnect" not in member.content
+    assert (
+        login(client, team.ml_lead)
+        .post("/projects/aurora/mlflow/connect/", {"default_author": team.ml_lead.pk, "production_aliases": "x"})
+        .status_code
+        == 400
+    )
