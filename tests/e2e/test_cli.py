@@ -101,7 +101,7 @@ def test_a_server_that_is_down_is_exit_code_8():
 
 
 def test_versions_register_from_mlflow_metadata(live_server, world, reference_data, api, tmp_path):
-    team, _, base, _ = world
+    team, *_ = world
     api(team.owner).post(f"/api/v1/projects/{team.project.pk}/mlflow/", {"default_author": "mllead"}, format="json")
     _, token = token_client(team.pipeline)
     metadata = tmp_path / "model_version.json"  # what MLflow's REST API answers for a model version
