@@ -20,6 +20,11 @@ $(VENV)/mlflow/.installed: requirements-mlflow.txt | $(VENV)/.installed
 	$(VENV)/mlflow/bin/python -m pip install --quiet -r requirements-mlflow.txt
 	touch $@
 
+# The Impact Framework CLI, a peer of the tests only (package.json, package-lock.json).
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 ## System packages (Pango for PDFs; Chromium too for the tests): installed when root, else the exact command.
 system:
 	./bin/system-packages $(SYSTEM_PACKAGES)
@@ -30,8 +35,8 @@ run: venv system
 	  { $(PY) manage.py demo_agent --delay 5 & $(PY) manage.py runserver 127.0.0.1:8000; }'
 
 ## The whole test suite (against DATABASE_URL when set, the embedded PostgreSQL otherwise).
-test: SYSTEM_PACKAGES = chromium prometheus
-test: venv system $(VENV)/mlflow/.installed
+test: SYSTEM_PACKAGES = chromium prometheus nodejs
+test: venv system $(VENV)/mlflow/.installed node_modules/.installed
 	DEBUG=$${DEBUG:-1} $(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv

@@ -195,7 +195,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"Role": "governance.models.Role.choices", "Scope": "lca.api.serializers.SCOPES"},
+    "ENUM_NAME_OVERRIDES": {
+        "Role": "governance.models.Role.choices",
+        "Scope": "lca.api.serializers.SCOPES",
+        "DataRequestState": "lca.models.DataRequestState.choices",
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.document_errors"],
 }
 

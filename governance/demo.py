@@ -29,8 +29,18 @@ from governance.models import (
     Stage,
     TokenScope,
 )
-from governance.services import budgets, mlflow_events, registry, release_gate, reports, reviews, runs, tokens
-from lca.models import Facility, HardwareModel
+from governance.services import (
+    budgets,
+    mlflow_events,
+    registry,
+    release_gate,
+    reports,
+    reviews,
+    runs,
+    suppliers,
+    tokens,
+)
+from lca.models import DataRequestState, Facility, HardwareModel
 from telemetry.demo import DEMO_LABEL, DEMO_SERVING_LABEL, seed_prometheus, seed_telemetry
 from telemetry.models import MinuteRollup
 
@@ -234,6 +244,18 @@ def seed_governance(project: Project, people: dict[str, User]) -> None:
         started_at=timezone.now() - timedelta(hours=2),
     )
 
+    # What the EU model documentation's energy row cites for the estimated Jean Zay run:
+    # the centre was asked for its metered energy and refused, so the row says N/A and why.
+    jean_zay = Facility.objects.get(slug="jean-zay").supplier
+    asked = "metered energy of the aurora-mini distillation job (GPU and node counters)"
+    suppliers.record_data_request(supplier=jean_zay, actor=people["sam"], what=asked, state=DataRequestState.REQUESTED)
+    suppliers.record_data_request(
+        supplier=jean_zay,
+        actor=people["sam"],
+        what=asked,
+        state=DataRequestState.REFUSED,
+        note="Per-job energy accounting is not available to external projects.",
+    )
     waiting = reviews.create_review(
         version=mini,
         author=alice,

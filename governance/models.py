@@ -68,6 +68,11 @@ class Project(models.Model):
         help_text="The fleet's Prometheus-compatible store its runs' energy is read from (else its facilities').",
     )
     max_deviation = models.FloatField(default=0.25, help_text="Measured vs projected per-token footprint.")
+    eu_checks_blocking = models.BooleanField(
+        default=False,
+        help_text="The EU model documentation's checks (compute cross-check, every run counted, energy reported) "
+        "block a release, rather than only advise.",
+    )
 
     objects = ProjectQuerySet.as_manager()
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("projects/<slug:slug>/", views.project_detail, name="project"),
     path("projects/<slug:slug>/models/<id:pk>/", views.model_detail, name="registered-model"),
     path("versions/<id:pk>/", views.version_detail, name="model-version"),
+    path("versions/<id:pk>/disclosures/", views.version_disclosures, name="version-disclosures"),
     path("account/tokens/", views.token_list, name="tokens"),
     path("account/tokens/<id:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("webhooks/<id:pk>/test/", views.webhook_test, name="webhook-test"),

@@ -49,6 +49,7 @@ from governance.queries import history_of, project_history, recent_gate_decision
 from governance.services import (
     attestations,
     audit,
+    disclosure,
     footprints,
     ledger,
     mlflow_events,
@@ -190,6 +191,21 @@ def version_detail(request: SignedIn, pk: int) -> HttpResponse:
         "history": history_of(version),
     }
     return render(request, "governance/version.html", context)
+
+
+@login_required
+def version_disclosures(request: SignedIn, pk: int) -> HttpResponse:
+    """The EU model documentation's rows laid out like the form, SCI for AI, and each
+    per-unit figure on its declared boundary, from the version's stored figures."""
+    version = get_object_or_404(
+        ModelVersion.objects.visible_to(request.user).select_related("registered_model__project"), pk=pk
+    )
+    context = {
+        "version": version,
+        "project": version.project,
+        "d": disclosure.disclosures(version, ledger.version_snapshot(version)),
+    }
+    return render(request, "governance/disclosures.html", context)
 
 
 @login_required

@@ -154,6 +154,30 @@ class Supplier(models.Model):
         return self.name
 
 
+class DataRequestState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    RECEIVED = "received", "Received"
+    REFUSED = "refused", "Refused"
+
+
+class SupplierDataRequest(models.Model):
+    """One step of what was asked of a supplier and what came of it (each step a row, so
+    the history stays): the evidence behind an 'N/A' in the EU model documentation."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="data_requests")
+    what = models.CharField(max_length=200, help_text="What was asked, e.g. 'metered energy of our jobs, 2026'.")
+    state = models.CharField(max_length=10, choices=DataRequestState.choices)
+    note = models.TextField(blank=True, help_text="The supplier's answer or reason, as given.")
+    recorded_by = models.CharField(max_length=150)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["supplier", "recorded_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.supplier}: {self.what} ({self.state})"
+
+
 class Facility(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200)

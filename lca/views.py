@@ -41,7 +41,7 @@ def facilities(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def suppliers(request: HttpRequest) -> HttpResponse:
-    rows = [(s, *procurement_score(s)) for s in Supplier.objects.all()]
+    rows = [(s, *procurement_score(s)) for s in Supplier.objects.prefetch_related("data_requests")]
     return render(request, "lca/suppliers.html", {"rows": rows})
 
 

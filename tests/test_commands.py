@@ -2,7 +2,8 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from governance.models import ApiToken, ImpactReview, ModelVersion, Project
+from governance.models import ApiToken, AuditReport, ImpactReview, ModelVersion, Project
+from governance.services import disclosure, ledger
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(db, settings):
@@ -16,6 +17,13 @@ def test_seed_demo_is_idempotent_and_prints_logins(db, settings):
     from_mlflow = ModelVersion.objects.get(registered_model__name="aurora-chat", version="1.2")  # its webhook
     assert from_mlflow.source_run_id and from_mlflow.base_version.version == "1.1"
     assert from_mlflow.reviews.get().state == "draft"
+    mini = ModelVersion.objects.get(registered_model__name="aurora-mini")
+    energy = disclosure.disclosures(mini, ledger.version_snapshot(mini))["eu_documentation"]["training_energy"]
+    assert energy["ai_office"] == "N/A" and "refused" in energy["reason"]  # Jean Zay's answer, cited
+    released = AuditReport.objects.get(
+        review__model_version__registered_model__name="aurora-chat", review__state="approved"
+    )
+    assert set(released.export["exports"]) == {"cyclonedx", "spdx", "impact-manifest", "model-card"}
     lora = ModelVersion.objects.get(registered_model__name="aurora-chat", version="1.1")
     assert [str(v) for v in lora.lineage()] == ["aurora-chat 1.0", "aurora 1.0"]
     assert ApiToken.objects.active().filter(name="demo pipeline").count() == 1

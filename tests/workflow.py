@@ -127,3 +127,29 @@ def post_budget(team, name, *, by=None, days_before=30, days_after=30, **limits)
         },
         format="json",
     )
+
+
+def serve(pipeline, version, label, tokens, seconds=600):
+    """A one-H100 deployment measured by a simulated agent for `seconds`, which served
+    1,000 requests and `tokens` tokens (half input); its JSON."""
+    label = f"{version.registered_model.project.slug}/{label}"
+    clock = ManualClock(time.time() - seconds - 60)
+    start = datetime.fromtimestamp(clock.now, UTC)
+    deployment = open_deployment(pipeline, version, label, start)
+    backend = SimulatedBackend(1, seed=77, clock=clock)
+    agent, _ = enrolled_client(f"serve-{label}")
+    post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
+    roll_up_pending()
+    usage = pipeline.post(
+        f"/api/v1/deployments/{deployment['id']}/usage/",
+        {
+            "window_start": start.isoformat(),
+            "window_end": (start + timedelta(seconds=seconds)).isoformat(),
+            "requests": 1000,
+            "input_tokens": tokens // 2,
+            "output_tokens": tokens // 2,
+        },
+        format="json",
+    )
+    assert usage.status_code == 201, usage.json()
+    return deployment

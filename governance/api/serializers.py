@@ -37,7 +37,7 @@ from governance.models import (
     WebhookDelivery,
 )
 from governance.services import mlflow_events
-from lca.models import Facility, HardwareModel
+from lca.models import DataRequestState, Facility, HardwareModel, SupplierDataRequest
 
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
@@ -56,6 +56,10 @@ class ProjectInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=80)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    eu_checks_blocking = serializers.BooleanField(
+        required=False,
+        help_text="The EU model documentation's checks block a release (else they only advise).",
+    )
 
 
 class RegisteredModelInput(StrictSerializer):
@@ -110,6 +114,12 @@ class MembershipInput(StrictSerializer):
     roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices), allow_empty=True)
 
 
+class SupplierDataRequestInput(StrictSerializer):
+    what = serializers.CharField(max_length=200, help_text="What was asked, e.g. 'metered energy of our jobs, 2026'.")
+    state = serializers.ChoiceField(choices=DataRequestState.choices)
+    note = serializers.CharField(required=False, allow_blank=True, help_text="The supplier's answer or reason.")
+
+
 class MlflowConnectInput(StrictSerializer):
     default_author = serializers.SlugRelatedField(
         slug_field="username",
@@ -137,7 +147,7 @@ class ProjectOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Project
-        fields = ["id", "name", "slug", "description", "owner", "created_at"]
+        fields = ["id", "name", "slug", "description", "owner", "eu_checks_blocking", "created_at"]
 
 
 class RegisteredModelOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -506,3 +516,11 @@ class MlflowOutcomeOutput(serializers.Serializer):  # type: ignore[type-arg]
     message = serializers.CharField()
     version = serializers.IntegerField(allow_null=True)
     review = serializers.IntegerField(allow_null=True)
+
+
+class SupplierDataRequestOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    supplier = serializers.CharField(source="supplier.slug")
+
+    class Meta:
+        model = SupplierDataRequest
+        fields = ["id", "supplier", "what", "state", "note", "recorded_by", "recorded_at"]

@@ -11,12 +11,14 @@ urlpatterns = [
     path("projects/<id:pk>/mlflow/", views.MlflowHookView.as_view(), name="api-project-mlflow"),
     path("projects/<id:pk>/mlflow/versions/", views.MlflowVersionView.as_view(), name="api-mlflow-versions"),
     path("integrations/mlflow/<slug:slug>/", views.MlflowWebhookView.as_view(), name="api-mlflow-webhook"),
+    path("suppliers/<slug:slug>/data-requests/", views.SupplierDataRequestView.as_view(), name="api-supplier-requests"),
     path("model-versions/", views.ModelVersionListView.as_view(), name="api-model-versions"),
     path("model-versions/<id:pk>/", views.ModelVersionDetailView.as_view(), name="api-model-version"),
 ]
 
 urlpatterns += [
     path("model-versions/<id:pk>/footprint/", views.VersionFootprintView.as_view(), name="api-version-footprint"),
+    path("model-versions/<id:pk>/disclosures/", views.DisclosuresView.as_view(), name="api-version-disclosures"),
     path("model-versions/<id:pk>/release-gate/", views.ReleaseGateView.as_view(), name="api-release-gate"),
     path("model-versions/<id:pk>/release/", views.ReleaseView.as_view(), name="api-release"),
     path("model-versions/<id:pk>/attestation/", views.AttestationView.as_view(), name="api-attestation"),

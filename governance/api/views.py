@@ -38,7 +38,9 @@ from governance.models import (
 from governance.services import (
     audit,
     budgets,
+    disclosure,
     footprints,
+    ledger,
     mlflow_events,
     notifications,
     registry,
@@ -46,7 +48,9 @@ from governance.services import (
     reports,
     reviews,
     runs,
+    suppliers,
 )
+from lca.models import Supplier, SupplierDataRequest
 
 
 class RegistryView(generics.GenericAPIView):  # type: ignore[type-arg]
@@ -265,6 +269,15 @@ class VersionFootprintView(ModelVersionBase):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(footprints.version_footprint_data(footprints.version_footprint(self.get_object())))
+
+
+class DisclosuresView(ModelVersionBase):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The EU model documentation's compute, time and energy rows with their checks (and
+        the base models' rows), SCI for AI scores, and per-request energy by declared boundary."""
+        version = self.get_object()
+        return Response(disclosure.disclosures(version, ledger.version_snapshot(version)))
 
 
 class ReleaseGateView(ModelVersionBase):
@@ -557,3 +570,26 @@ class MlflowWebhookView(generics.GenericAPIView):  # type: ignore[type-arg]
     def post(self, request: Request, slug: str) -> Response:
         outcome = mlflow_events.receive(project_slug=slug, headers=request.headers, body=request.body)
         return Response(outcome.as_dict(), status=outcome.status)
+
+
+class SupplierDataRequestView(RegistryView, generics.ListAPIView):  # type: ignore[type-arg]
+    """A supplier's data requests, oldest first: what was asked and what came of it."""
+
+    serializer_class = s.SupplierDataRequestOutput
+    pagination_class = None
+
+    def supplier(self) -> Supplier:
+        return generics.get_object_or_404(Supplier.objects.all(), slug=self.kwargs["slug"])
+
+    def get_queryset(self) -> QuerySet[SupplierDataRequest]:
+        if getattr(self, "swagger_fake_view", False):
+            return SupplierDataRequest.objects.none()
+        return SupplierDataRequest.objects.filter(supplier=self.supplier()).select_related("supplier")
+
+    @extend_schema(request=s.SupplierDataRequestInput, responses={201: s.SupplierDataRequestOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        """Records a step: asked, received or refused (sustainability officers and staff)."""
+        step = suppliers.record_data_request(
+            supplier=self.supplier(), actor=self.person, **self.validated(s.SupplierDataRequestInput)
+        )
+        return Response(s.SupplierDataRequestOutput(step).data, status=status.HTTP_201_CREATED)

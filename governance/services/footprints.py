@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from governance.models import Deployment, ModelVersion, Run, StoredFootprint
 from governance.services.audit import canonical
-from lca.footprint import How, Scope, training_flops
+from lca.footprint import Footprint, How, Scope, training_flops
 from lca.inputs import request_from_data
-from lca.models import HardwareModel
+from lca.models import DataRequestState, HardwareModel, SupplierDataRequest
 from lca.present import estimate_data, estimate_from_data, factor_data, range_data
 from lca.services import Estimate, EstimateRequest, default_host, estimate
 from lca.uncertainty import Range
@@ -241,6 +241,7 @@ class DeploymentFootprint:
     coverage: float
     result: Estimate | None
     note: str
+    window: tuple[datetime, datetime] | None = None  # the first usage window's start, the last one's end
 
     # Production energy per unit of service: the accelerators' metered energy over the
     # usage windows (idle time included), divided by what the inference servers counted.
@@ -307,6 +308,7 @@ def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
         energy.coverage,
         result,
         f"Telemetry ({energy.method}), {energy.coverage:.0%} coverage, idle included; {_host_note(energy)}.",
+        (start, end),
     )
 
 
@@ -473,7 +475,7 @@ def _facility(run: Run) -> dict[str, Any]:
     }
 
 
-def _run_figures(rf: RunFootprint) -> dict[str, Any]:
+def _run_figures(rf: RunFootprint, supplier_data: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """What an audit report prints of a run, beyond the figures of the first format."""
     f, run = rf.result.footprint, rf.run
     return {
@@ -487,6 +489,60 @@ def _run_figures(rf: RunFootprint) -> dict[str, Any]:
         "capital_goods_kgco2e": _r(f.capital_goods_kgco2e),
         "parts": [{"name": p.name, "how": str(p.how)} for p in f.parts],
         "sensitivity": [{"input": x.input_name, "share_of_swing": _g(x.share_of_swing)} for x in f.sensitivity[:3]],
+        "compute": {
+            "started_at": run.started_at.isoformat(),
+            "accelerators": run.accelerator_count,
+            "accelerator_hours": _g(rf.accelerator_hours),
+            "peak_tflops": run.hardware.peak_bf16_tflops,
+        },
+        "energy_by_boundary": _by_boundary(f),
+        "supplier_data": supplier_data.get(run.facility.supplier_id),
+    }
+
+
+def _deployment_carbon(d: DeploymentFootprint) -> dict[str, Any]:
+    """Format 4: energy by boundary and the carbon terms (E × I, M) of what was measured."""
+    if d.result is None or d.window is None:
+        return dict.fromkeys(FORMAT_4_DEPLOYMENT_KEYS[1:])
+    f = d.result.footprint
+    return {
+        "energy_by_boundary": _by_boundary(f),
+        "sci_kgco2e": _r(f.sci_kgco2e),
+        "intensity_g_per_kwh": d.deployment.facility.grid_region.intensity_g_per_kwh,
+        "embodied_kgco2e": _g(f.embodied_kgco2e.central) if f.embodied_kgco2e else 0.0,
+        "window_start": d.window[0].isoformat(),
+        "window_end": d.window[1].isoformat(),
+    }
+
+
+def latest_supplier_answers(supplier_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Each supplier's latest data request: what was asked, when first, and what came of it."""
+    answers: dict[int, dict[str, Any]] = {}
+    for r in SupplierDataRequest.objects.filter(supplier_id__in=supplier_ids).select_related("supplier"):
+        earlier = answers.get(r.supplier_id)
+        asked = earlier["requested_on"] if earlier and earlier["what"] == r.what else r.recorded_at.date().isoformat()
+        answers[r.supplier_id] = {
+            "supplier": r.supplier.name,
+            "what": r.what,
+            "state": r.state,
+            "note": r.note,
+            "requested_on": asked,
+            "answered_on": None if r.state == DataRequestState.REQUESTED else r.recorded_at.date().isoformat(),
+        }
+    return answers
+
+
+def _by_boundary(f: Footprint) -> dict[str, Any]:
+    """Energy from the narrowest boundary outwards (central, kWh): accelerators, + host
+    (IT), × PUE (facility); None where the input did not separate them."""
+    return {
+        name: None if value is None else _g(value.central)
+        for name, value in (
+            ("accelerators_kwh", f.accelerator_energy_kwh),
+            ("host_kwh", f.host_energy_kwh),
+            ("it_kwh", f.it_energy_kwh),
+            ("facility_kwh", f.facility_energy_kwh),
+        )
     }
 
 
@@ -507,10 +563,24 @@ def _model_card(footprint: VersionFootprint) -> dict[str, Any]:
 LEGACY_KEYS: tuple[str, ...] = ("version", "totals", "runs", "per_1k_tokens_kgco2e", "per_1k_tokens_definition")
 LEGACY_KEYS += ("projected_per_1k_tokens_kgco2e", "projected_per_1k_tokens_definition", "per_request_kgco2e")
 LEGACY_RUN_KEYS = ("run", "label", "status", "source", "coverage", "location_based_kgco2e", "facility_energy_kwh")
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 4
 # Added in format 3: a deployment's production energy per unit of service.
 PER_UNIT_FIGURES = ("j_per_output_token", "wh_per_1k_tokens", "wh_per_request")
 PER_UNIT_KEYS = ("input_tokens", "output_tokens", *PER_UNIT_FIGURES)
+# Added in format 4: what the EU model documentation, SCI for AI and declared boundaries
+# read — each run's compute and energy by boundary, its supplier's data, each deployment's
+# hardware and energy by boundary, and the model's size.
+FORMAT_4_RUN_KEYS = ("compute", "energy_by_boundary", "supplier_data")
+FORMAT_4_DEPLOYMENT_KEYS = (
+    "hardware",
+    "energy_by_boundary",
+    "sci_kgco2e",
+    "intensity_g_per_kwh",
+    "embodied_kgco2e",
+    "window_start",
+    "window_end",
+)
+FORMAT_4_KEYS = ("model",)
 PER_UNIT_BOUNDARY = "accelerators only (GPU meters), measured, idle time in the usage windows included"
 
 
@@ -530,9 +600,17 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
         if version.training_tokens
         else None
     )
+    supplier_data = latest_supplier_answers({rf.run.facility.supplier_id for rf in footprint.runs})
     return {
         "format": SNAPSHOT_FORMAT,
         "version": version.pk,
+        "model": {
+            "parameters": version.parameters,
+            "active_parameters": version.active_parameters,
+            "training_tokens": version.training_tokens,
+            "adaptation": version.adaptation,
+            "precision": version.precision,
+        },
         "totals": {k: _r(v) for k, v in sorted(footprint.totals.items())},
         "runs": [
             {
@@ -543,7 +621,7 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
                 "coverage": round(rf.coverage, 4),
                 "location_based_kgco2e": _r(rf.result.footprint.location_based_kgco2e),
                 "facility_energy_kwh": _r(rf.result.footprint.facility_energy_kwh),
-                **_run_figures(rf),
+                **_run_figures(rf, supplier_data),
             }
             for rf in footprint.runs
         ],
@@ -559,6 +637,8 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
                 "output_tokens": d.output_tokens,
                 **{name: None if getattr(d, name) is None else _g(getattr(d, name)) for name in PER_UNIT_FIGURES},
                 "per_unit_boundary": PER_UNIT_BOUNDARY,
+                "hardware": f"{d.deployment.accelerator_count} x {d.deployment.hardware.name}",
+                **_deployment_carbon(d),
             }
             for d in footprint.deployments
         ],
@@ -581,10 +661,14 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
 def in_format_of(frozen: dict[str, Any], figures: dict[str, Any]) -> dict[str, Any]:
     """Today's figures in the format a review froze, so that a review frozen in the first
     format stays current while its figures do not change."""
-    if frozen.get("format") == 2:  # before deployments had per-unit figures
-        dropped = (*PER_UNIT_KEYS, "per_unit_boundary")
+    if frozen.get("format") in (2, 3):
+        dropped: tuple[str, ...] = FORMAT_4_DEPLOYMENT_KEYS
+        if frozen["format"] == 2:  # before deployments had per-unit figures
+            dropped += (*PER_UNIT_KEYS, "per_unit_boundary")
         deployments = [{k: v for k, v in d.items() if k not in dropped} for d in figures["deployments"]]
-        return {**figures, "format": 2, "deployments": deployments}
+        runs = [{k: v for k, v in r.items() if k not in FORMAT_4_RUN_KEYS} for r in figures["runs"]]
+        kept = {k: v for k, v in figures.items() if k not in FORMAT_4_KEYS}
+        return {**kept, "format": frozen["format"], "deployments": deployments, "runs": runs}
     if "format" in frozen:
         return figures
     legacy = {k: figures[k] for k in LEGACY_KEYS}

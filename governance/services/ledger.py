@@ -24,7 +24,13 @@ from governance.models import (
     VersionFigures,
 )
 from governance.services import budgets, gate_records
-from governance.services.footprints import compute_run_footprints, inputs_digest, snapshot, version_footprint
+from governance.services.footprints import (
+    SNAPSHOT_FORMAT,
+    compute_run_footprints,
+    inputs_digest,
+    snapshot,
+    version_footprint,
+)
 from lca.present import estimate_data
 
 RUN_RELATED = (
@@ -115,6 +121,8 @@ def _store(runs: list[Run]) -> list[StoredFootprint]:
 def version_snapshot(version: ModelVersion) -> dict[str, Any]:
     """The version's figures as stored; computed now only when something changed since."""
     record = VersionFigures.objects.filter(version=version, stale=False).first()
+    if record is not None and record.snapshot.get("format") != SNAPSHOT_FORMAT:
+        record = None  # stored before the format gained what is read now
     figures: dict[str, Any] = (record or refresh_version(version)).snapshot
     return figures
 
@@ -206,9 +214,17 @@ def mark_stale_for_labels(labels: Iterable[str], start: datetime, end: datetime)
 
 
 def mark_stale_for_reference(
-    *, grid_regions: Iterable[int] = (), facilities: Iterable[int] = (), hardware: Iterable[int] = ()
+    *,
+    grid_regions: Iterable[int] = (),
+    facilities: Iterable[int] = (),
+    hardware: Iterable[int] = (),
+    suppliers: Iterable[int] = (),
 ) -> int:
-    """A reference row changed: the runs whose footprint used it."""
+    """A reference row changed: the runs whose footprint used it. A supplier's answer to a
+    data request changes no footprint, only the figures of the versions trained there."""
+    if suppliers:
+        at = Run.objects.filter(facility__supplier__in=list(suppliers))
+        mark_versions_stale(at.values_list("model_version_id", flat=True))
     uses = (
         Q(facility__grid_region__in=list(grid_regions))
         | Q(facility__in=list(facilities))

@@ -18,7 +18,7 @@ from governance.models import (
     Role,
     VersionStatus,
 )
-from governance.services import audit
+from governance.services import audit, gate_records
 
 # Fields that describe what was trained; they are frozen once a version is released.
 VERSION_SUBSTANCE_FIELDS = (
@@ -55,10 +55,12 @@ def update_project(*, project: Project, actor: User, changes: dict[str, Any]) ->
     require_owner(actor, project)
     if "slug" in changes and Project.objects.exclude(pk=project.pk).filter(slug=changes["slug"]).exists():
         raise Conflict("A project with this slug already exists.", field_errors={"slug": ["Already taken."]})
-    for field in ("name", "slug", "description"):
+    for field in ("name", "slug", "description", "eu_checks_blocking"):
         if field in changes:
             setattr(project, field, changes[field])
     project.save()
+    if "eu_checks_blocking" in changes:
+        gate_records.mark_project_stale(project.pk)  # the eu_documentation rule reads it
     audit.record(actor=actor, action="project.updated", obj=project, project_id=project.pk, payload=changes)
     return project
 

@@ -23,11 +23,11 @@ from governance.models import (
     StoredFootprint,
     VersionStatus,
 )
-from governance.services import attestations, audit, gate_records, ledger, reviews
+from governance.services import attestations, audit, disclosure, gate_records, ledger, reviews
 from governance.services.budgets import budget_status
 from governance.services.footprints import digest
 
-POLICY_VERSION = "2026.11"
+POLICY_VERSION = "2026.11.2"  # the EU model documentation rule
 VALID_FOR = timedelta(hours=1)
 
 
@@ -204,6 +204,22 @@ def _regression_rule(version: ModelVersion, figures: dict[str, Any], review: Imp
     )
 
 
+def _eu_documentation_rule(version: ModelVersion, figures: dict[str, Any]) -> Finding:
+    """The EU model documentation's checks; advisory unless the project makes them blocking."""
+    block = disclosure.eu_documentation(version, figures)
+    failing = [c for c in block.get("checks", []) if not c["passed"]]
+    blocking = version.project.eu_checks_blocking
+    evidence = {"checks": block.get("checks", []), "blocking": blocking}
+    if not failing:
+        return Finding(
+            "eu_documentation", True, evidence, "The EU model documentation's rows are complete and consistent."
+        )
+    message = " ".join(c["message"] for c in failing)
+    if not blocking:
+        return Finding("eu_documentation", True, evidence, f"Advisory (not blocking in this project): {message}")
+    return Finding("eu_documentation", False, evidence, message)
+
+
 def _report_rule(review: ImpactReview | None, current_digest: str) -> Finding:
     report = (
         review.reports.filter(state=AuditReport.State.DONE, snapshot_digest=current_digest).first()
@@ -256,6 +272,7 @@ def _evaluate(version: ModelVersion) -> GateDecision:
         _coverage_rule(version),
         _regression_rule(version, figures, review),
         _report_rule(review, current),
+        _eu_documentation_rule(version, figures),
     ]
     evidence = digest({"policy": POLICY_VERSION, "snapshot": current, "findings": [asdict(f) for f in findings]})
     return GateDecision(all(f.passed for f in findings), POLICY_VERSION, evidence, timezone.now() + VALID_FOR, findings)

@@ -23,7 +23,7 @@ from weasyprint import HTML, default_url_fetcher
 
 from config.metrics import REPORT_RENDER_SECONDS, REPORT_RENDERS
 from governance.models import AuditReport, ImpactReview, ModelVersion, ReviewKind, ReviewState, VersionStatus
-from governance.services import audit, gate_records, reviews
+from governance.services import audit, disclosure, exports, gate_records, reviews
 from lca.charts import line_chart, range_bars
 from lca.uncertainty import Range
 
@@ -129,6 +129,9 @@ def report_context(review: ImpactReview, chain_head: str) -> dict[str, Any]:
         "training_flops": snapshot.get("training_flops"),
         "model_card": card,
         "model_card_yaml": model_card_yaml(card),
+        # The frozen figures' EU documentation rows, SCI for AI and declared boundaries; every
+        # run the review froze is counted, so its run count is the snapshot's.
+        "disclosures": disclosure.disclosures(version, snapshot, run_count=len(runs)),
         "factors": snapshot.get("factors", []),
         "chain_head": chain_head,
         "generated_at": timezone.now(),
@@ -177,6 +180,10 @@ def render_report(report_id: int) -> AuditReport:
         _step(report, 10, "collecting the figures")
         head = audit.head()
         context = report_context(report.review, head)
+        files = exports.render_all(report.review, context["model_card_yaml"], report.created_at)
+        context["exports"] = [
+            {"kind": kind, "file": name, "sha256": exports.sha256(content)} for kind, (name, content) in files.items()
+        ]
         _step(report, 50, "rendering the PDF")
         html = render_to_string("reports/audit_report.html", context)
         pdf = render_pdf(html)
@@ -191,6 +198,10 @@ def render_report(report_id: int) -> AuditReport:
             "training_flops": context["training_flops"],
             "chain_head": head,
             "pdf_sha256": digest,
+            "exports": {
+                kind: {"file": name, "sha256": exports.sha256(content), "content": content.decode()}
+                for kind, (name, content) in files.items()
+            },
         }
         with transaction.atomic():
             AuditReport.objects.filter(pk=report.pk).update(
@@ -209,7 +220,7 @@ def render_report(report_id: int) -> AuditReport:
                 action="report.generated",
                 obj=report,
                 project_id=report.review.model_version.project.pk,
-                payload={"sha256": digest},
+                payload={"sha256": digest, "exports": {e["file"]: e["sha256"] for e in context["exports"]}},
             )
     except Exception as exc:
         AuditReport.objects.filter(pk=report.pk).update(state=AuditReport.State.FAILED, error=str(exc)[:2000])

@@ -55,6 +55,7 @@ def test_gate_refuses_until_every_rule_passes_then_allows_release(world):
         "telemetry_coverage": True,
         "per_token_regression": True,
         "audit_report": False,
+        "eu_documentation": True,  # advisory in this project
     }
     report = author.post(f"/api/v1/reviews/{review['id']}/reports/").json()
     render_report(report["id"])

@@ -1,7 +1,6 @@
 import base64
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -10,11 +9,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from governance.models import AuditEvent, ImpactReview, ReviewKind, WebhookDelivery
 from governance.services.post_release import run_due
-from telemetry.agent.backends import ManualClock, SimulatedBackend
-from telemetry.rollups import roll_up_pending
 from tests.conftest import client_for
-from tests.telemetry.helpers import enrolled_client, envelope, post, simulated_samples
-from tests.workflow import approved_review, measured_run, open_deployment, post_budget
+from tests.workflow import approved_review, measured_run, post_budget, serve
 
 SECRET = "whsec_" + base64.b64encode(b"a-long-shared-secret-for-the-tests").decode()
 
@@ -93,30 +89,6 @@ def test_test_delivery_button_and_delivery_log(world, receiver):
         "/api/v1/webhooks/", {"project": team.project.pk, "url": receiver.url, "secret": SECRET}, format="json"
     )
     assert other.status_code == 403
-
-
-def serve(pipeline, version, label, tokens, seconds=600):
-    label = f"{version.registered_model.project.slug}/{label}"
-    clock = ManualClock(time.time() - seconds - 60)
-    start = datetime.fromtimestamp(clock.now, UTC)
-    deployment = open_deployment(pipeline, version, label, start)
-    backend = SimulatedBackend(1, seed=77, clock=clock)
-    agent, _ = enrolled_client(f"serve-{label}")
-    post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
-    roll_up_pending()
-    usage = pipeline.post(
-        f"/api/v1/deployments/{deployment['id']}/usage/",
-        {
-            "window_start": start.isoformat(),
-            "window_end": (start + timedelta(seconds=seconds)).isoformat(),
-            "requests": 1000,
-            "input_tokens": tokens // 2,
-            "output_tokens": tokens // 2,
-        },
-        format="json",
-    )
-    assert usage.status_code == 201, usage.json()
-    return deployment
 
 
 def test_the_projection_counts_the_same_tokens_as_the_measurement(world):

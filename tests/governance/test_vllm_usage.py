@@ -82,23 +82,34 @@ def test_vllm_counters_become_measured_usage_and_per_token_figures(world):
     assert served["per_unit_boundary"].startswith("accelerators only")
 
 
-def test_a_review_frozen_before_per_unit_figures_stays_current(world):
-    """Format 3 added a deployment's per-unit figures: a review frozen in format 2 is
-    compared in its own format, so its figures have not changed."""
+@pytest.mark.parametrize("frozen_format", [2, 3])
+def test_a_review_frozen_in_an_earlier_format_stays_current(world, frozen_format):
+    """Format 3 added a deployment's per-unit figures, format 4 each run's compute and
+    energy by boundary: a review frozen earlier is compared in its own format, so its
+    figures have not changed (and its report says what its snapshot lacks)."""
     from governance.models import ImpactReview
-    from governance.services.footprints import PER_UNIT_KEYS, digest
-    from tests.api.test_webhooks_and_post_release import serve
-    from tests.workflow import approved_review, findings, gate, measured_run
+    from governance.services.footprints import (
+        FORMAT_4_DEPLOYMENT_KEYS,
+        FORMAT_4_KEYS,
+        FORMAT_4_RUN_KEYS,
+        PER_UNIT_KEYS,
+        digest,
+    )
+    from tests.workflow import approved_review, findings, gate, measured_run, serve
 
     team, second_lead, version, pipeline = world
     measured_run(pipeline, version, "ft-v2")
     serve(pipeline, version, "chat-v2", tokens=200_000)
     review = ImpactReview.objects.get(pk=approved_review(team, second_lead, version))
-    old = {**review.snapshot, "format": 2}
-    old["deployments"] = [
-        {k: v for k, v in d.items() if k not in (*PER_UNIT_KEYS, "per_unit_boundary")} for d in old["deployments"]
-    ]
+    old = {k: v for k, v in review.snapshot.items() if k not in FORMAT_4_KEYS} | {"format": frozen_format}
+    later = (*PER_UNIT_KEYS, "per_unit_boundary") if frozen_format == 2 else ()
+    later += FORMAT_4_DEPLOYMENT_KEYS
+    old["deployments"] = [{k: v for k, v in d.items() if k not in later} for d in old["deployments"]]
+    old["runs"] = [{k: v for k, v in r.items() if k not in FORMAT_4_RUN_KEYS} for r in old["runs"]]
     assert old["deployments"] and old != review.snapshot
     ImpactReview.objects.filter(pk=review.pk).update(snapshot=old, snapshot_digest=digest(old))
     review.decisions.update(snapshot_digest=digest(old))
     assert findings(gate(pipeline, version))["approved_review"] is True
+    from governance.services import disclosure
+
+    assert disclosure.disclosures(version, old) == {"available": False, "reason": disclosure.FROZEN_EARLIER}
