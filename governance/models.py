@@ -423,6 +423,14 @@ class BudgetEntry(models.Model):
         return f"run {self.run_id} in budget {self.budget_id}"
 
 
+class FunctionalUnit(models.TextChoices):
+    """How a deployment is used: the unit its SCI for AI Consumer score is given per."""
+
+    TOKENS = "tokens", "1,000 tokens (text generation)"
+    REQUESTS = "requests", "Request"
+    WORKFLOWS = "workflows", "Workflow execution (agentic: every model call it made)"
+
+
 class Deployment(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
     name = models.CharField(max_length=200)
@@ -434,6 +442,7 @@ class Deployment(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     expected_tokens_per_month = models.FloatField(null=True, blank=True, help_text="Projected volume.")
+    functional_unit = models.CharField(max_length=10, choices=FunctionalUnit.choices, default=FunctionalUnit.TOKENS)
 
     class Meta:
         ordering = ["started_at", "pk"]
@@ -449,6 +458,9 @@ class UsageReport(models.Model):
     requests = models.PositiveBigIntegerField()
     input_tokens = models.PositiveBigIntegerField()
     output_tokens = models.PositiveBigIntegerField()
+    workflow_executions = models.PositiveBigIntegerField(
+        default=0, help_text="Agentic workflows completed in the window (their model calls are in `requests`)."
+    )
 
     class Meta:
         ordering = ["window_start"]

@@ -56,7 +56,7 @@ def close_run(pipeline, run_id, ended):
     assert closed.status_code == 200, closed.json()
 
 
-def open_deployment(pipeline, version, label, started):
+def open_deployment(pipeline, version, label, started, **fields):
     """A one-H100 deployment in europe-west1, opened through the API; its JSON."""
     response = pipeline.post(
         "/api/v1/deployments/",
@@ -68,6 +68,7 @@ def open_deployment(pipeline, version, label, started):
             "accelerator_count": 1,
             "label": label,
             "started_at": started.isoformat(),
+            **fields,
         },
         format="json",
     )
@@ -129,13 +130,14 @@ def post_budget(team, name, *, by=None, days_before=30, days_after=30, **limits)
     )
 
 
-def serve(pipeline, version, label, tokens, seconds=600):
+def serve(pipeline, version, label, tokens, seconds=600, workflows=0, **fields):
     """A one-H100 deployment measured by a simulated agent for `seconds`, which served
-    1,000 requests and `tokens` tokens (half input); its JSON."""
+    1,000 requests (model calls) and `tokens` tokens (half input), in `workflows` agentic
+    workflow executions; its JSON."""
     label = f"{version.registered_model.project.slug}/{label}"
     clock = ManualClock(time.time() - seconds - 60)
     start = datetime.fromtimestamp(clock.now, UTC)
-    deployment = open_deployment(pipeline, version, label, start)
+    deployment = open_deployment(pipeline, version, label, start, **fields)
     backend = SimulatedBackend(1, seed=77, clock=clock)
     agent, _ = enrolled_client(f"serve-{label}")
     post(agent, envelope(backend, 1, simulated_samples(backend, clock, seconds, step=5, label=label)))
@@ -148,6 +150,7 @@ def serve(pipeline, version, label, tokens, seconds=600):
             "requests": 1000,
             "input_tokens": tokens // 2,
             "output_tokens": tokens // 2,
+            "workflow_executions": workflows,
         },
         format="json",
     )

@@ -18,6 +18,7 @@ from governance.models import (
     AuditReport,
     Budget,
     Deployment,
+    FunctionalUnit,
     ImpactReview,
     Membership,
     MlflowDelivery,
@@ -249,14 +250,20 @@ class DeploymentInput(StrictSerializer):
     label = serializers.CharField(max_length=200)  # type: ignore[assignment]  # named like a Field attribute
     started_at = serializers.DateTimeField(required=False)
     expected_tokens_per_month = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    functional_unit = serializers.ChoiceField(
+        choices=FunctionalUnit.choices, required=False, help_text="How the service is used (default: tokens)."
+    )
 
 
 class UsageInput(StrictSerializer):
     window_start = serializers.DateTimeField()
     window_end = serializers.DateTimeField()
-    requests = serializers.IntegerField(min_value=0)
+    requests = serializers.IntegerField(min_value=0, help_text="Model calls, an agent's included.")
     input_tokens = serializers.IntegerField(min_value=0)
     output_tokens = serializers.IntegerField(min_value=0)
+    workflow_executions = serializers.IntegerField(
+        min_value=0, required=False, help_text="Agentic workflows completed in the window."
+    )
 
 
 class BudgetInput(StrictSerializer):
@@ -362,6 +369,7 @@ class DeploymentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "started_at",
             "ended_at",
             "expected_tokens_per_month",
+            "functional_unit",
         ]
 
 

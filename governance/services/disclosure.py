@@ -16,6 +16,11 @@ from lca.services import DEFAULT_TRAINING_MFU, DEFAULT_TRAINING_MFU_SOURCE
 
 TRAINING_STAGES = {Stage.PRETRAINING.label, Stage.FINE_TUNING.label, Stage.DATA_PREPARATION.label, Stage.OTHER.label}
 REFERENCE_POINTS: list[dict[str, Any]] = json.loads((DATA / "reference_points.json").read_text())
+CONSUMER_UNITS = {
+    "tokens": "1,000 tokens (input + output)",
+    "requests": "request (model call)",
+    "workflows": "workflow execution (every model call it made)",
+}
 
 
 def _central(value: Any) -> float | None:
@@ -37,6 +42,7 @@ def disclosures(version: ModelVersion, figures: dict[str, Any], *, run_count: in
         "eu_lineage": eu_lineage(version),
         "sci_for_ai": sci_for_ai(figures),
         "declared_boundaries": declared_boundaries(figures),
+        "run_boundaries": run_boundaries(figures),
         "reference_points": REFERENCE_POINTS,
     }
 
@@ -279,17 +285,24 @@ def sci_for_ai(figures: dict[str, Any]) -> dict[str, Any]:
         if total is None:
             consumer.append({"deployment": d["name"], "available": False, "reason": d["note"]})
             continue
-        units = []
-        if d["tokens"]:
-            units.append(("1,000 tokens (input + output)", total / d["tokens"] * 1000 * 1000))
-        if d["requests"]:
-            units.append(("request", total / d["requests"] * 1000))
+        counts = {"tokens": d["tokens"] / 1000, "requests": d["requests"], "workflows": d["workflow_executions"]}
+        scores = [
+            {
+                "functional_unit": CONSUMER_UNITS[unit],
+                "g_co2e": total * 1000 / count,
+                "primary": unit == d["functional_unit"],  # how the service is used
+            }
+            for unit, count in counts.items()
+            if count
+        ]
+        missing = [CONSUMER_UNITS[unit] for unit, count in counts.items() if not count]
         consumer.append(
             {
                 "deployment": d["name"],
                 "available": True,
-                "scores": [{"functional_unit": unit, "g_co2e": value} for unit, value in units],
-                "workflow": "Per workflow execution: not reported — the deployment records no workflow counts.",
+                "functional_unit": CONSUMER_UNITS[d["functional_unit"]],
+                "scores": scores,
+                "not_reported": [f"Per {unit}: not reported — none counted in the usage windows." for unit in missing],
             }
         )
     training = [r for r in figures["runs"] if r["stage"] in TRAINING_STAGES]
@@ -373,3 +386,17 @@ def declared_boundaries(figures: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def run_boundaries(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each run's energy total at each boundary, and whether each part was measured."""
+    return [
+        {
+            "label": r["label"],
+            "stage": r["stage"],
+            "status": r["status"],
+            "parts": {p["name"]: p["how"] for p in r["parts"]},
+            **r["energy_by_boundary"],
+        }
+        for r in figures["runs"]
+    ]

@@ -242,6 +242,7 @@ class DeploymentFootprint:
     result: Estimate | None
     note: str
     window: tuple[datetime, datetime] | None = None  # the first usage window's start, the last one's end
+    workflows: int = 0  # agentic workflow executions completed in the windows
 
     # Production energy per unit of service: the accelerators' metered energy over the
     # usage windows (idle time included), divided by what the inference servers counted.
@@ -309,6 +310,7 @@ def deployment_footprint(deployment: Deployment) -> DeploymentFootprint:
         result,
         f"Telemetry ({energy.method}), {energy.coverage:.0%} coverage, idle included; {_host_note(energy)}.",
         (start, end),
+        sum(u.workflow_executions for u in usage),
     )
 
 
@@ -503,7 +505,7 @@ def _run_figures(rf: RunFootprint, supplier_data: dict[int, dict[str, Any]]) -> 
 def _deployment_carbon(d: DeploymentFootprint) -> dict[str, Any]:
     """Format 4: energy by boundary and the carbon terms (E × I, M) of what was measured."""
     if d.result is None or d.window is None:
-        return dict.fromkeys(FORMAT_4_DEPLOYMENT_KEYS[1:])
+        return dict.fromkeys(DEPLOYMENT_CARBON_KEYS)
     f = d.result.footprint
     return {
         "energy_by_boundary": _by_boundary(f),
@@ -571,8 +573,7 @@ PER_UNIT_KEYS = ("input_tokens", "output_tokens", *PER_UNIT_FIGURES)
 # read — each run's compute and energy by boundary, its supplier's data, each deployment's
 # hardware and energy by boundary, and the model's size.
 FORMAT_4_RUN_KEYS = ("compute", "energy_by_boundary", "supplier_data")
-FORMAT_4_DEPLOYMENT_KEYS = (
-    "hardware",
+DEPLOYMENT_CARBON_KEYS = (
     "energy_by_boundary",
     "sci_kgco2e",
     "intensity_g_per_kwh",
@@ -580,6 +581,7 @@ FORMAT_4_DEPLOYMENT_KEYS = (
     "window_start",
     "window_end",
 )
+FORMAT_4_DEPLOYMENT_KEYS = ("hardware", "functional_unit", "workflow_executions", *DEPLOYMENT_CARBON_KEYS)
 FORMAT_4_KEYS = ("model",)
 PER_UNIT_BOUNDARY = "accelerators only (GPU meters), measured, idle time in the usage windows included"
 
@@ -638,6 +640,8 @@ def snapshot(footprint: VersionFootprint) -> dict[str, Any]:
                 **{name: None if getattr(d, name) is None else _g(getattr(d, name)) for name in PER_UNIT_FIGURES},
                 "per_unit_boundary": PER_UNIT_BOUNDARY,
                 "hardware": f"{d.deployment.accelerator_count} x {d.deployment.hardware.name}",
+                "functional_unit": d.deployment.functional_unit,
+                "workflow_executions": d.workflows,
                 **_deployment_carbon(d),
             }
             for d in footprint.deployments

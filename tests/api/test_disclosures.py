@@ -146,10 +146,10 @@ def test_sci_for_ai_consumer_and_provider_scores(measured):
     assert sci["basis"].startswith("location-based; embodied carbon included; no certificates")
     (consumer,) = sci["consumer"]
     per = {s["functional_unit"]: s["g_co2e"] for s in consumer["scores"]}
-    assert math.isclose(
-        per["request"] * 1000, per["1,000 tokens (input + output)"] * 40, rel_tol=1e-6
-    )  # 40k tokens, 1k requests
-    assert "workflow" in consumer["workflow"]
+    tokens, request = per["1,000 tokens (input + output)"], per["request (model call)"]
+    assert math.isclose(request * 1000, tokens * 40, rel_tol=1e-6)  # 40k tokens, 1k requests
+    assert [s["primary"] for s in consumer["scores"]] == [True, False]  # a text-generation service
+    assert consumer["not_reported"][0].startswith("Per workflow execution (every model call it made): not reported")
     provider = {s["per"]: s["g_co2e"] for s in sci["provider"]["scores"]}
     total_g = sci["provider"]["training_kgco2e"] * 1000
     assert math.isclose(provider["parameter (gross)"], total_g / version.parameters)
@@ -157,7 +157,7 @@ def test_sci_for_ai_consumer_and_provider_scores(measured):
     assert sci["provider"]["embodied_kgco2e"] > 0  # embodied included
     # Training is never amortised into the Consumer score: serving alone.
     boundary = d["declared_boundaries"][0]
-    assert math.isclose(per["request"], boundary["with_embodied_g_co2e_per_request"], rel_tol=1e-6)
+    assert math.isclose(request, boundary["with_embodied_g_co2e_per_request"], rel_tol=1e-6)
 
 
 def test_every_per_request_figure_declares_its_boundary_beside_reference_points(measured):
@@ -173,6 +173,9 @@ def test_every_per_request_figure_declares_its_boundary_beside_reference_points(
     points = {(p["boundary"], p["wh_per_request"], p["statistic"]) for p in d["reference_points"]}
     assert ("accelerators", 0.10, "median") in points and ("facility", 0.24, "median") in points
     assert all("arXiv:2508.15734" in p["source"] and p["year"] == 2025 for p in d["reference_points"])
+    (run,) = d["run_boundaries"]  # run totals, on the same ladder
+    assert 0 < run["accelerators_kwh"] < run["it_kwh"] < run["facility_kwh"]
+    assert run["parts"] == {"accelerators": "measured", "host": "estimated"}
 
 
 def test_the_page_lays_the_rows_out_like_the_form(measured, client):
@@ -191,3 +194,28 @@ def test_the_page_lays_the_rows_out_like_the_form(measured, client):
         assert row in page, row
     client.force_login(team.outsider)
     assert client.get(f"/versions/{version.pk}/disclosures/").status_code == 404
+
+
+def test_an_agentic_deployment_is_scored_per_workflow_execution(world):
+    _, _, version, pipeline = world
+    deployment = serve(pipeline, version, "agent", tokens=40_000, workflows=125, functional_unit="workflows")
+    assert deployment["functional_unit"] == "workflows"
+    (consumer,) = disclosures(pipeline, version)["sci_for_ai"]["consumer"]
+    per = {s["functional_unit"]: s for s in consumer["scores"]}
+    workflow = per["workflow execution (every model call it made)"]
+    assert workflow["primary"] and consumer["functional_unit"].startswith("workflow execution")
+    # 1,000 model calls in 125 workflow executions: 8 calls' carbon each.
+    assert math.isclose(workflow["g_co2e"], per["request (model call)"]["g_co2e"] * 8, rel_tol=1e-6)
+    assert consumer["not_reported"] == []
+
+
+def test_the_review_page_shows_the_checks_on_the_frozen_figures(measured, client):
+    team, second_lead, version, _ = measured
+    review_id = approved_review(team, second_lead, version)
+    client.force_login(team.officer)
+    page = client.get(f"/reviews/{review_id}/").content.decode()
+    assert "EU model documentation checks" in page and "Advisory in this project" in page
+    assert (
+        "<strong>FAIL</strong> · <code>compute_cross_check</code>" in page
+        and "pass · <code>every_run_counted</code>" in page
+    )
