@@ -40,6 +40,7 @@ def test_report_pdf_shows_figures_both_carbon_views_reviewers_and_chain_hash(wor
         report.chain_head[:40],
         "ft-report",
         "Methodology and sources",
+        f"Greenlight audit report · {version} · page 1 of",  # the running footer names the version
     ):
         assert needle in text.replace("\n", " ") or needle in text, needle
     location = snapshot["totals"]["location_based_kgco2e"]["central"]
