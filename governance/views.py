@@ -303,18 +303,9 @@ def _review_page(request: SignedIn, review: ImpactReview, **forms: Any) -> HttpR
         # While a report renders the page refreshes itself, so its progress bar moves.
         "rendering": review.reports.filter(state__in=[AuditReport.State.QUEUED, AuditReport.State.RENDERING]).exists(),
         "history": AuditEvent.objects.filter(object_type="ImpactReview", object_id=str(review.pk)).order_by("id"),
-        "eu": _eu_checks(review),
+        "disclosures": disclosure.of_review(review),
     }
     return render(request, "governance/review.html", context, status=400 if forms else 200)
-
-
-def _eu_checks(review: ImpactReview) -> dict[str, Any]:
-    """The EU documentation's checks on what reviewers sign: the frozen figures once
-    submitted (every run they froze counted), the version's stored ones while a draft."""
-    version = review.model_version
-    if review.snapshot:
-        return disclosure.eu_documentation(version, review.snapshot, run_count=len(review.snapshot.get("runs", [])))
-    return disclosure.eu_documentation(version, ledger.version_snapshot(version))
 
 
 @login_required

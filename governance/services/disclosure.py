@@ -9,7 +9,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from governance.models import ModelVersion, Run, RunStatus, Stage
+from governance.models import ImpactReview, ModelVersion, Run, RunStatus, Stage
+from governance.services import ledger
 from lca import disclosure as rules
 from lca.reference import DATA
 from lca.services import DEFAULT_TRAINING_MFU, DEFAULT_TRAINING_MFU_SOURCE
@@ -45,6 +46,15 @@ def disclosures(version: ModelVersion, figures: dict[str, Any], *, run_count: in
         "run_boundaries": run_boundaries(figures),
         "reference_points": REFERENCE_POINTS,
     }
+
+
+def of_review(review: ImpactReview) -> dict[str, Any]:
+    """What reviewers sign: the frozen figures once submitted (every run they froze is
+    counted, so the run count is theirs), the version's stored figures while a draft."""
+    version = review.model_version
+    if review.snapshot:
+        return disclosures(version, review.snapshot, run_count=len(review.snapshot.get("runs", [])))
+    return disclosures(version, ledger.version_snapshot(version))
 
 
 # --- EU AI Act model documentation: compute, time and energy ---
@@ -267,8 +277,6 @@ def _checks(
 
 def eu_lineage(version: ModelVersion) -> list[dict[str, Any]]:
     """The ancestors' rows, each from its own stored figures, nearest first."""
-    from governance.services import ledger  # ledger builds on modules this one's callers use
-
     return [eu_documentation(base, ledger.version_snapshot(base)) for base in version.lineage()]
 
 

@@ -129,9 +129,7 @@ def report_context(review: ImpactReview, chain_head: str) -> dict[str, Any]:
         "training_flops": snapshot.get("training_flops"),
         "model_card": card,
         "model_card_yaml": model_card_yaml(card),
-        # The frozen figures' EU documentation rows, SCI for AI and declared boundaries; every
-        # run the review froze is counted, so its run count is the snapshot's.
-        "disclosures": disclosure.disclosures(version, snapshot, run_count=len(runs)),
+        "disclosures": disclosure.of_review(review),  # the frozen figures' EU rows, SCI for AI, boundaries
         "factors": snapshot.get("factors", []),
         "chain_head": chain_head,
         "generated_at": timezone.now(),
