@@ -156,6 +156,9 @@ def _training_energy(runs: list[dict[str, Any]]) -> dict[str, Any]:
     measured = [r for r in runs if r["source"] == "telemetry"]
     how = "measured" if len(measured) == len(runs) else "estimated" if not measured else "measured and estimated"
     methodology = _energy_methodology(runs, measured)
+    if mwh <= 0:
+        reason = "The training runs recorded no energy: neither telemetry nor an estimate."
+        return {"mwh": None, "ai_office": "N/A", "how": how, "reason": reason, "methodology": methodology}
     if withheld:
         d = withheld[0]["supplier_data"]
         reason = (

@@ -36,6 +36,7 @@ from governance.models import (
     Project,
     RegisteredModel,
     Role,
+    VersionStatus,
 )
 from governance.services import audit, notifications, registry, release_gate, reviews
 
@@ -181,6 +182,7 @@ def _act(hook: MlflowHook, event: dict[str, Any]) -> Outcome:
 # --- the events ---
 
 
+@transaction.atomic  # the version and its review, or neither
 def register(
     *, project: Project, mlflow_version: dict[str, Any], actor: User | None, hook: MlflowHook | None = None
 ) -> Outcome:
@@ -275,6 +277,7 @@ def _author(project: Project, username: str | None, hook: MlflowHook | None, act
         _require_author(user, project)
         return user
     if hook is not None:
+        _require_author(hook.default_author, project)  # roles change after the registry was connected
         return hook.default_author
     if actor is not None and Role.PIPELINE not in roles_in(actor, project):
         return actor
@@ -290,7 +293,7 @@ def _alias_set(hook: MlflowHook, data: dict[str, Any]) -> Outcome:
     decision = release_gate.evaluate_release_gate(version=version, actor=hook.default_author)
     payload = {"alias": alias, "version": version.pk, "gate_allowed": decision.allowed}
     audit.record(actor="mlflow", action="version.alias_set", obj=version, project_id=hook.project_id, payload=payload)
-    if alias not in hook.production_aliases or decision.allowed or version.status == "released":
+    if alias not in hook.production_aliases or decision.allowed or version.status == VersionStatus.RELEASED:
         return Outcome(200, f"Alias '{alias}' recorded on {version}.", version)
     notifications.notify(
         project=hook.project,

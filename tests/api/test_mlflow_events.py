@@ -180,3 +180,12 @@ def test_the_metadata_of_an_mlflow_version_registers_by_the_same_rule(team, api,
         .status_code
         == 403
     )
+
+
+def test_a_default_author_who_left_the_project_is_named_and_nothing_is_registered(team, api, hook):
+    from governance.services import registry
+
+    registry.set_membership(project=team.project, actor=team.owner, user=team.ml_lead, roles=[])
+    answer = deliver(api(None), hook["secret"], created())
+    assert answer.status_code == 400 and "mllead cannot author reviews in 'aurora'" in answer.json()["message"]
+    assert not ModelVersion.objects.filter(registered_model__name="aurora-chat").exists()
