@@ -17,6 +17,11 @@ from lca.services import DEFAULT_TRAINING_MFU, DEFAULT_TRAINING_MFU_SOURCE
 
 TRAINING_STAGES = {Stage.PRETRAINING.label, Stage.FINE_TUNING.label, Stage.DATA_PREPARATION.label, Stage.OTHER.label}
 REFERENCE_POINTS: list[dict[str, Any]] = json.loads((DATA / "reference_points.json").read_text())
+METHOD_TEXT = {  # telemetry.models.Method, as the methodology text says it
+    "counter": "the deltas of the GPUs' cumulative energy counters",
+    "power": "sampled power integrated over time (no energy counter)",
+    "mixed": "energy-counter deltas, and power integrated over time where a GPU had no counter",
+}
 CONSUMER_UNITS = {
     "tokens": "1,000 tokens (input + output)",
     "requests": "request (model call)",
@@ -184,8 +189,9 @@ def _energy_methodology(runs: list[dict[str, Any]], measured: list[dict[str, Any
     host_measured = sum(1 for r in runs if any(p["name"] == "host" and p["how"] == "measured" for p in r["parts"]))
     parts = [
         f"Energy of {len(runs)} training run(s) ({', '.join(statuses)}: failed and abandoned runs count as well).",
-        f"{len(measured)} measured by telemetry from the accelerators' own meters ({', '.join(methods)}: "
-        "energy counters where the GPU has them, else power integrated over time), with the sample coverage of each."
+        f"{len(measured)} measured by telemetry from the accelerators' own meters: "
+        + "; ".join(METHOD_TEXT.get(m, m) for m in methods)
+        + ", with the sample coverage of each recorded."
         if measured
         else "",
         f"{estimated} estimated from accelerator-hours, the hardware's rated power and its utilisation, "

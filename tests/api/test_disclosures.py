@@ -46,6 +46,7 @@ def test_the_eu_rows_as_the_form_asks_them(measured):
     assert len(f"{energy['mwh']:e}".split("e")[0].rstrip("0").replace(".", "")) <= 2  # two significant figures
     words = len(energy["methodology"].split())
     assert 60 <= words <= 160 and "telemetry" in energy["methodology"] and "PUE" in energy["methodology"]
+    assert "cumulative energy counters" in energy["methodology"]  # the method the simulated GPUs used
     (inference,) = eu["inference_compute"]
     assert inference["hardware"] == "1 x NVIDIA H100 SXM 80GB" and "text generation" in inference["task"]
     assert inference["flops_per_1k_tokens"] == 2 * version.parameters * 1000
