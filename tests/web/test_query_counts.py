@@ -42,6 +42,8 @@ def _grow(world, n):
         "/api/v1/reviews/",
         "/api/v1/model-versions/{version}/release-gate/",
         "/api/v1/model-versions/{version}/footprint/",
+        "/versions/{version}/disclosures/",
+        "/api/v1/model-versions/{version}/disclosures/",
     ],
 )
 def test_a_page_costs_the_same_queries_with_five_times_the_runs_and_versions(world, page, client):
