@@ -265,11 +265,25 @@ def comment(*, review: ImpactReview, author: User, body: str) -> ReviewComment:
     return note
 
 
+# What serving adds to a version's figures: its deployments' usage and the per-token figures
+# measured on them or projected for them. Serving is judged after release (the post-release
+# review, the regression rule): it does not undo the approval of what the reviewers saw.
+SERVING_KEYS = (
+    "deployments",
+    "per_1k_tokens_kgco2e",
+    "per_1k_tokens_definition",
+    "per_request_kgco2e",
+    "projected_per_1k_tokens_kgco2e",
+    "projected_per_1k_tokens_definition",
+)
+
+
 def current_digest(review: ImpactReview, figures: dict[str, Any]) -> str:
     """The digest the review's submission would have with today's figures: equal to its
-    snapshot digest while nothing it covers has changed."""
+    snapshot digest while nothing it covers has changed (serving aside: see SERVING_KEYS)."""
     frozen = review.snapshot or {}
     figures = in_format_of(frozen, figures)
+    figures = {**figures, **{key: frozen[key] for key in SERVING_KEYS if key in frozen}}
     if "assessment" not in frozen:  # frozen before the text was covered
         return digest(figures)
     return digest(frozen_content(review, figures))

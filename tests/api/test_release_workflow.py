@@ -184,3 +184,20 @@ def test_the_stored_gate_answer_always_equals_a_fresh_evaluation(world):
     agrees()  # the project's policy
     measured_run(pipeline, version, "ft-g2", telemetry=False)
     agrees()  # a new run after approval
+
+
+def test_serving_after_release_keeps_the_approval_and_the_gate_open(world):
+    """A CI pipeline asks the gate before each deploy of a released version: its deployments'
+    usage (followed by the post-release review) must not close it; a new training run must."""
+    from tests.workflow import serve
+
+    team, second_lead, version, pipeline = world
+    measured_run(pipeline, version, "ft-served")
+    approved_review(team, second_lead, version)
+    assert pipeline.post(f"/api/v1/model-versions/{version.pk}/release/").status_code == 200
+    serve(pipeline, version, "serve-after-release", tokens=40_000)
+    answer = gate(pipeline, version)
+    assert answer["allowed"] is True, answer["findings"]
+    assert pipeline.get(f"/api/v1/model-versions/{version.pk}/footprint/").json()["per_1k_tokens_kgco2e"]  # measured
+    measured_run(pipeline, version, "ft-after-release")
+    assert findings(gate(pipeline, version))["approved_review"] is False
