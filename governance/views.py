@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -37,12 +36,10 @@ from governance.models import (
     AuditReport,
     Budget,
     ImpactReview,
-    Membership,
     MlflowHook,
     ModelVersion,
     Project,
     RegisteredModel,
-    Role,
     Run,
 )
 from governance.queries import history_of, project_history, recent_gate_decisions, reviews_waiting_for
@@ -119,7 +116,9 @@ def _project_context(request: SignedIn, project: Project, form: RegisteredModelF
         "form": form,
         "mlflow": hook,
         "mlflow_deliveries": hook.deliveries.select_related("version__registered_model")[:10] if hook else [],
-        "mlflow_form": MlflowConnectForm(authors=_authors(project)) if is_owner(request.user, project) else None,
+        "mlflow_form": MlflowConnectForm(authors=mlflow_events.authors(project))
+        if is_owner(request.user, project)
+        else None,
         **extra,
     }
 
@@ -129,7 +128,7 @@ def _project_context(request: SignedIn, project: Project, form: RegisteredModelF
 def mlflow_connect(request: SignedIn, slug: str) -> HttpResponse:
     """Connects the project's MLflow registry and shows its secret, once."""
     project = _visible_project(request, slug)
-    form = MlflowConnectForm(request.POST, authors=_authors(project))
+    form = MlflowConnectForm(request.POST, authors=mlflow_events.authors(project))
     if form.is_valid():
         try:
             hook = mlflow_events.connect(project=project, actor=request.user, **form.cleaned_data)
@@ -140,12 +139,6 @@ def mlflow_connect(request: SignedIn, slug: str) -> HttpResponse:
             return render(request, "governance/project.html", context)
     context = _project_context(request, project, RegisteredModelForm(), mlflow_form=form)
     return render(request, "governance/project.html", context, status=400)
-
-
-def _authors(project: Project) -> QuerySet[User]:
-    """Who may write a project's reviews: its owner and its ML leads."""
-    leads = Membership.objects.filter(project=project, roles__name=Role.ML_LEAD.value).values("user_id")
-    return User.objects.filter(Q(pk=project.owner_id) | Q(pk__in=leads)).order_by("username")
 
 
 @login_required

@@ -66,10 +66,10 @@ def wall_clock_days(intervals: list[tuple[datetime, datetime]]) -> float:
     return total / 86400
 
 
-def hardware_flops(runs: list[tuple[int, float, float]], utilisation: float) -> float:
-    """Hardware-based training compute: Σ accelerators × hours × peak dense FLOP/s
-    (`runs` as (accelerators, hours, peak TFLOP/s)) × the share of peak achieved."""
-    return sum(n * hours * 3600 * tflops * 1e12 for n, hours, tflops in runs) * utilisation
+def hardware_flops(runs: list[tuple[float, float]], utilisation: float) -> float:
+    """Hardware-based training compute: Σ accelerator-hours × peak dense FLOP/s (`runs` as
+    (accelerator-hours, peak TFLOP/s)) × the share of peak achieved."""
+    return sum(hours * 3600 * tflops * 1e12 for hours, tflops in runs) * utilisation
 
 
 @dataclass(frozen=True)

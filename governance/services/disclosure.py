@@ -116,7 +116,7 @@ def _training_compute(runs: list[dict[str, Any]], figures: dict[str, Any]) -> di
     known = [r for r in runs if r["compute"]["peak_tflops"]]
     hardware: dict[str, Any] | None = None
     if runs and len(known) == len(runs):
-        rows = [(1, r["compute"]["accelerator_hours"], r["compute"]["peak_tflops"]) for r in runs]
+        rows = [(r["compute"]["accelerator_hours"], r["compute"]["peak_tflops"]) for r in runs]
         mfu = DEFAULT_TRAINING_MFU
         hardware = {
             "central": rules.hardware_flops(rows, mfu.central),

@@ -30,8 +30,9 @@ def _runs_by_activity(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]
     return by
 
 
-def _kwh(rows: list[dict[str, Any]], key: str = "facility_energy_kwh") -> float:
-    return float(sum(r[key]["central"] for r in rows))
+def _kwh(runs: list[dict[str, Any]]) -> float:
+    """Facility energy of these runs (central values)."""
+    return float(sum(r["facility_energy_kwh"]["central"] for r in runs))
 
 
 def cyclonedx(version: ModelVersion, figures: dict[str, Any], digest: str, created: datetime) -> dict[str, Any]:

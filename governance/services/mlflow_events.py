@@ -24,12 +24,14 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from governance.access import may_edit_registry, require_owner, roles_in
+from governance.access import require_owner
 from governance.errors import Conflict, GovernanceError, NotFound, Unauthenticated
 from governance.models import (
     Adaptation,
+    Membership,
     MlflowDelivery,
     MlflowHook,
     ModelVersion,
@@ -89,8 +91,16 @@ def connect(
     return hook
 
 
+def authors(project: Project) -> QuerySet[User]:
+    """Who may write the project's reviews: its owner and ML leads, never a service account."""
+    members = Membership.objects.filter(project=project)
+    leads = members.filter(roles__name=Role.ML_LEAD.value).values("user_id")
+    pipelines = members.filter(roles__name=Role.PIPELINE.value).values("user_id")
+    return User.objects.filter(Q(pk=project.owner_id) | Q(pk__in=leads)).exclude(pk__in=pipelines).order_by("username")
+
+
 def _require_author(user: User, project: Project) -> None:
-    if not may_edit_registry(user, project) or Role.PIPELINE in roles_in(user, project):
+    if not authors(project).filter(pk=user.pk).exists():
         raise GovernanceError(
             f"{user.username} cannot author reviews in '{project.slug}': "
             "an author is a person who may edit its registry.",
@@ -279,7 +289,7 @@ def _author(project: Project, username: str | None, hook: MlflowHook | None, act
     if hook is not None:
         _require_author(hook.default_author, project)  # roles change after the registry was connected
         return hook.default_author
-    if actor is not None and Role.PIPELINE not in roles_in(actor, project):
+    if actor is not None and authors(project).filter(pk=actor.pk).exists():
         return actor
     return None
 
